@@ -1,0 +1,72 @@
+"""Boundary checks: every public entry point refuses bad input with one line
+naming the parameter, the value and the allowed range (DEVELOPERS.md, "bad input")."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+
+__all__ = ["check_int", "check_float", "check_choice", "check_finite_array"]
+
+
+def _fmt_range(lo, hi, lo_open=False, hi_open=False) -> str:
+    if lo is not None and hi is not None:
+        return f"{'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
+    if lo is not None:
+        return f"{'>' if lo_open else '>='} {lo}"
+    if hi is not None:
+        return f"{'<' if hi_open else '<='} {hi}"
+    return "any value"
+
+
+def check_int(name: str, value, lo: int | None = None, hi: int | None = None) -> int:
+    """Return ``value`` as an int if it is an integer in [lo, hi], else raise ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise ValueError(f"{name}={value!r} is not allowed: must be an integer {_fmt_range(lo, hi)}")
+    value = int(value)
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ValueError(f"{name}={value} is out of range: must be an integer {_fmt_range(lo, hi)}")
+    return value
+
+
+def check_float(name: str, value, lo: float | None = None, hi: float | None = None,
+                lo_open: bool = False, hi_open: bool = False) -> float:
+    """Return ``value`` as a finite float in the given range, else raise ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name}={value!r} is not allowed: must be a real number {_fmt_range(lo, hi, lo_open, hi_open)}")
+    value = float(value)
+    bad = not math.isfinite(value)
+    if lo is not None:
+        bad |= value <= lo if lo_open else value < lo
+    if hi is not None:
+        bad |= value >= hi if hi_open else value > hi
+    if bad:
+        raise ValueError(f"{name}={value} is out of range: must be a finite number {_fmt_range(lo, hi, lo_open, hi_open)}")
+    return value
+
+
+def check_choice(name: str, value, choices: Iterable[str]) -> str:
+    choices = tuple(choices)
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not allowed: must be one of {', '.join(map(repr, choices))}")
+    return value
+
+
+def check_finite_array(name: str, arr, ndim: int, shape_hint: str):
+    """Refuse arrays of the wrong rank or with NaN/inf entries (user data at the boundary)."""
+    import numpy as np
+
+    try:
+        a = np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} is not allowed: must be a numeric array of shape {shape_hint}") from None
+    if a.ndim != ndim:
+        raise ValueError(f"{name} has shape {a.shape}: must have shape {shape_hint}")
+    if not np.all(np.isfinite(a)):
+        bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
+        raise ValueError(f"{name} has {bad} non-finite entries: all entries must be finite")
+    return a

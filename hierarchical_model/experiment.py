@@ -1,0 +1,56 @@
+"""One run of the whole pipeline on generated data: teacher -> learner -> metrics (MODEL.md section 3)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ._validation import check_int
+from .learner import HierarchicalSpectralLearner
+from .metrics import RunResult, first_layer_metrics
+from .teacher import Teacher, TeacherConfig
+
+__all__ = ["run", "run_path"]
+
+
+def run(config: TeacherConfig, n: int, seed: int = 0, *, n_test: int = 10000, **learner_kwargs) -> RunResult:
+    """Draw the teacher of ``seed``, fit on its first n training samples, evaluate on n_test fresh ones."""
+    return run_path(config, [n], seed, n_test=n_test, **learner_kwargs)[0]
+
+
+def run_path(config: TeacherConfig, ns, seed: int = 0, *, n_test: int = 10000, progress=None,
+             **learner_kwargs) -> list[RunResult]:
+    """`run` at every n of an increasing grid, on nested prefixes of one training stream (one pass over
+    the largest n for the dense engine; warm-started Krylov solves for the matrix-free one). Each point
+    is a valid sample of its size; different seeds are independent. ``progress(result)`` is called
+    after each point."""
+    n_test = check_int("n_test", n_test, 1)
+    teacher = Teacher(config, seed)
+    learner = HierarchicalSpectralLearner(teacher.d1, config.q, input_model=config.input_model, **learner_kwargs)
+    out = []
+    t_start = time.perf_counter()
+    for n in learner.fit_path(teacher, ns, seed):
+        t_fit = time.perf_counter()
+        err = learner.evaluate_stream(teacher, n_test, seed)
+        t_end = time.perf_counter()
+        m = first_layer_metrics(teacher.A, learner.A_hat_)
+        timings = dict(learner.timings_, test=t_end - t_fit)
+        res = RunResult(
+            n=int(n), d=config.d, q=config.q, D=teacher.D, d1=teacher.d1, gamma=config.gamma,
+            g=config.link_name, seed=seed, input_model=config.input_model, engine=learner.engine_,
+            eps=config.eps, qh=m["qh"], cos2=_floats(m["cos2"]), ang_err=_floats(m["ang_err"]),
+            lam=_floats(teacher.lam), top_eigs=_floats(learner.eigenvalues_), eig_tags=[int(t) for t in m["eig_tags"]],
+            eig_overlaps=_floats(m["eig_overlaps"]), recovered=m["recovered"], mse=err["mse"], nmse=err["nmse"],
+            var_y=err["var_y"], ridge=float(learner.ridge_), n_test=n_test, passes=int(learner.n_passes_),
+            seconds=t_end - t_start, timings={k: round(v, 4) for k, v in timings.items()},
+            spectrum=None if learner.spectrum_ is None else _floats(learner.spectrum_))
+        out.append(res)
+        if progress is not None:
+            progress(res)
+        t_start = time.perf_counter()
+    return out
+
+
+def _floats(a) -> list:
+    return [float(v) for v in np.asarray(a, np.float64).ravel()]

@@ -1,0 +1,298 @@
+"""Algorithm 1 of MODEL.md section 2: the layer-wise spectral learner, scikit-learn style.
+
+1. C = (1/n) sum_mu T(y_mu) (F_mu F_mu^T - I_D); A_hat = its d1 eigenvectors of largest |eigenvalue|.
+2. h1_hat = A_hat F(x);  B_hat = (1/n) sum_mu y_mu (h1_hat h1_hat^T - I);  h2_hat = <B_hat, h1_hat h1_hat^T - I>.
+3. Readout: ridge regression of y on He_0..He_p (normalised) of u = h2_hat / s, s = sqrt(2) ||B_hat||_F
+   (the exact standard deviation of h2_hat when h1_hat is standard Gaussian); the ridge is chosen on a
+   held-out fifth of the readout samples, then refitted on all of them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from functools import lru_cache
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._validation import check_choice, check_finite_array, check_float, check_int
+from .engines import (ArraySource, DenseAccumulator, LabelTransform, StreamSource, block_krylov_eigsh,
+                      choose_batch_chunks, dense_bytes, dense_top, matrix_free_operator)
+from .hermite import GaussianFeatures, HermiteFeatures, hermite_he
+from .teacher import CHUNK, Teacher
+
+__all__ = ["HierarchicalSpectralLearner", "ENGINES", "LABEL_TRANSFORMS", "default_memory_gb", "resolve_engine"]
+
+ENGINES = ("auto", "dense", "matrix_free")
+LABEL_TRANSFORMS = ("identity", "clip", "tanh")
+DENSE_MAX_D = 6000  # beyond this a float64 eigh costs minutes: 'auto' goes matrix-free
+DEFAULT_RIDGES = tuple(10.0 ** np.arange(-8, 2))
+_VALID_EVERY = 5  # sample index % 5 == 4 is held out to choose the ridge
+
+
+def default_memory_gb() -> float:
+    """Half of this machine's physical memory."""
+    try:
+        return 0.5 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        return 4.0
+
+
+def resolve_engine(engine: str, D: int, memory_gb: float) -> str:
+    """'auto' -> 'dense' when its D x D accumulator fits the budget (and D <= 6000), else 'matrix_free';
+    an explicit 'dense' beyond the budget is refused."""
+    need = dense_bytes(D) / 2**30
+    if engine == "dense" and need > memory_gb:
+        raise ValueError(f"engine='dense' needs {need:.1f} GB for D={D} (memory budget {memory_gb:.1f} GB): "
+                         "use engine='matrix_free' or raise memory_gb")
+    if engine == "auto":
+        return "dense" if need <= memory_gb and D <= DENSE_MAX_D else "matrix_free"
+    return engine
+
+
+@lru_cache(maxsize=32)
+def _layer2_kernels(fmap, degree: int):
+    @jax.jit
+    def bhat_step(acc, X, y, mask, At):
+        h = fmap.dot(X, At)
+        wy = (y * mask)[:, None]
+        return acc + ((h * wy).T @ h).astype(jnp.float64), jnp.sum(y * mask, dtype=jnp.float64)
+
+    def features_h2(X, At, Bm, scale):
+        h = fmap.dot(X, At)
+        h2 = jnp.sum(h * (h @ Bm), axis=1) - jnp.trace(Bm)
+        return hermite_he(h2 / scale, degree)
+
+    @jax.jit
+    def readout_step(stats, X, y, mask, lo, At, Bm, scale):
+        Phi = features_h2(X, At, Bm, scale)
+        idx = lo + jnp.arange(X.shape[0])
+        m_val = mask * (idx % _VALID_EVERY == _VALID_EVERY - 1)
+        out = []
+        for m, (G, b, yy, cnt) in zip((mask - m_val, m_val), stats):
+            Pm = Phi * m[:, None]
+            out.append((G + (Pm.T @ Phi).astype(jnp.float64), b + (Pm.T @ y).astype(jnp.float64),
+                        yy + jnp.sum(m * y * y, dtype=jnp.float64), cnt + jnp.sum(m, dtype=jnp.float64)))
+        return tuple(out)
+
+    @jax.jit
+    def predict(X, At, Bm, scale, coef):
+        return features_h2(X, At, Bm, scale) @ coef
+
+    @jax.jit
+    def error_step(acc, X, y, mask, At, Bm, scale, coef):
+        r = (y - features_h2(X, At, Bm, scale) @ coef) * mask
+        return acc + jnp.stack([jnp.sum(r * r, dtype=jnp.float64), jnp.sum(y * mask, dtype=jnp.float64),
+                                jnp.sum(y * y * mask, dtype=jnp.float64), jnp.sum(mask, dtype=jnp.float64)])
+
+    return bhat_step, readout_step, predict, error_step
+
+
+class HierarchicalSpectralLearner:
+    """Layer-wise spectral learner for hierarchical targets (Algorithm 1, MODEL.md section 2).
+
+    Parameters
+    ----------
+    d1 : number of latent directions to recover.
+    q : degree of the Hermite features.
+    engine : 'auto' | 'dense' | 'matrix_free' (see `hierarchical_model.engines`).
+    input_model : 'hermite' (inputs are x in R^d) or 'gaussian_equivalent' (inputs are the features).
+    label_transform : T(y) for the first layer: 'identity' (paper), 'clip' or 'tanh' at the
+        ``clip_quantile`` of |y|.
+    readout_degree : degree of the Hermite basis of h2_hat in the ridge readout.
+    fresh_split : fit layer 2 and the readout on fresh samples (streams: an independent draw of the same
+        size; arrays: the second half, the first half going to layer 1), as in the paper's proof.
+    block_size, krylov_depth, tol, max_passes : block Krylov settings of the matrix-free engine
+        (block defaults to d1 + 10).
+    memory_gb : budget for the dense engine's D x D arrays (default: half the machine's memory).
+    seed : seed of the Krylov start vectors.
+
+    Learned attributes: ``A_hat_`` (d1, D), ``eigenvalues_`` (d1,), ``spectrum_`` (all eigenvalues, dense
+    engine and D <= 5000, else None), ``B_hat_``, ``coef_``, ``h2_scale_``, ``ridge_``, ``engine_``,
+    ``n_passes_``, ``n_samples_``, ``timings_``.
+    """
+
+    def __init__(self, d1: int, q: int = 2, *, engine: str = "auto", input_model: str = "hermite",
+                 label_transform: str = "identity", clip_quantile: float = 0.99, readout_degree: int = 5,
+                 ridge_grid=DEFAULT_RIDGES, fresh_split: bool = False, block_size: int | None = None,
+                 krylov_depth: int = 4, tol: float = 1e-4, max_passes: int = 300,
+                 memory_gb: float | None = None, seed: int = 0, spectrum_max_D: int = 5000):
+        self.d1 = check_int("d1", d1, 1)
+        self.q = check_int("q", q, 2, 3)
+        self.engine = check_choice("engine", engine, ENGINES)
+        self.input_model = check_choice("input_model", input_model, ("hermite", "gaussian_equivalent"))
+        self.label_transform = check_choice("label_transform", label_transform, LABEL_TRANSFORMS)
+        self.clip_quantile = check_float("clip_quantile", clip_quantile, 0.0, 1.0, lo_open=True)
+        self.readout_degree = check_int("readout_degree", readout_degree, 1, 12)
+        self.ridge_grid = tuple(check_float("ridge_grid", r, 0.0) for r in ridge_grid)
+        if not self.ridge_grid:
+            raise ValueError("ridge_grid=() is not allowed: must hold at least one ridge >= 0")
+        self.fresh_split = bool(fresh_split)
+        self.block_size = None if block_size is None else check_int("block_size", block_size, d1)
+        self.krylov_depth = check_int("krylov_depth", krylov_depth, 1, 50)
+        self.tol = check_float("tol", tol, 0.0, 1.0, lo_open=True)
+        self.max_passes = check_int("max_passes", max_passes, 1)
+        self.memory_gb = default_memory_gb() if memory_gb is None else check_float("memory_gb", memory_gb, 0.0, lo_open=True)
+        self.seed = check_int("seed", seed, 0, 2**31 - 1)
+        self.spectrum_max_D = check_int("spectrum_max_D", spectrum_max_D, 0)
+
+    # ---- public API ---------------------------------------------------------------------------------
+    def fit(self, X, y):
+        """Fit on arrays: X (n, d) inputs (or (n, D) features when input_model='gaussian_equivalent'), y (n,)."""
+        X = check_finite_array("X", X, 2, "(n_samples, n_inputs)")
+        y = check_finite_array("y", y, 1, "(n_samples,)")
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"y has {y.shape[0]} samples: must match X's {X.shape[0]}")
+        if self.input_model == "hermite":
+            check_int("X.shape[1] (input dimension d)", X.shape[1], 2)
+        fmap = HermiteFeatures(X.shape[1], self.q) if self.input_model == "hermite" else GaussianFeatures(X.shape[1])
+        check_int("d1", self.d1, 1, fmap.D)
+        n = X.shape[0]
+        half = n // 2 if self.fresh_split else n
+        check_int("n (number of samples)", half, self.d1)
+        bs = choose_batch_chunks(fmap.D) * CHUNK
+        X32, y32 = X.astype(np.float32), y.astype(np.float32)
+        train = ArraySource(X32[:half], y32[:half], bs)
+        readout = ArraySource(X32[half:], y32[half:], bs) if self.fresh_split else train
+        self._fit_sources(fmap, train, readout)
+        return self
+
+    def fit_stream(self, teacher: Teacher, n: int, seed: int | None = None):
+        """Fit on the first n samples of ``teacher``'s training stream for ``seed`` (default teacher.seed)."""
+        for _ in self.fit_path(teacher, [n], seed):
+            pass
+        return self
+
+    def fit_path(self, teacher: Teacher, ns, seed: int | None = None):
+        """Fit at every n of an increasing grid on nested prefixes of one stream; yields n after each fit,
+        with the learned attributes set for that n. The dense engine keeps accumulating C; the
+        matrix-free engine warm-starts each Krylov solve from the previous eigenvectors."""
+        ns = [check_int("n", n, self.d1) for n in ns]
+        if any(b <= a for a, b in zip(ns, ns[1:])):
+            raise ValueError(f"ns={ns} is not allowed: the nested grid must be strictly increasing")
+        seed = teacher.seed if seed is None else check_int("seed", seed, 0, 2**31 - 1)
+        self._check_teacher(teacher)
+        fmap = teacher.features
+        bc = choose_batch_chunks(fmap.D)
+        train = StreamSource(teacher, "train", ns[-1], seed, bc)
+        readout = StreamSource(teacher, "readout", ns[-1], seed, bc) if self.fresh_split else train
+        state = {}
+        for n in ns:
+            self._fit_sources(fmap, train, readout, n, state)
+            yield n
+
+    def predict(self, X):
+        """Predictions g_hat(x) for inputs X (n, d) (or (n, D) features in the Gaussian-equivalent model)."""
+        self._check_fitted()
+        X = check_finite_array("X", X, 2, "(n_samples, n_inputs)")
+        if X.shape[1] != self.fmap_.input_dim:
+            raise ValueError(f"X has {X.shape[1]} columns: must have {self.fmap_.input_dim} like the training inputs")
+        _, _, predict, _ = _layer2_kernels(self.fmap_, self.readout_degree)
+        return np.asarray(predict(jnp.asarray(X, jnp.float32), *self._readout_args()), np.float64)
+
+    def evaluate_stream(self, teacher: Teacher, n_test: int, seed: int | None = None) -> dict:
+        """Test error on n_test fresh samples of the teacher's test stream: mse, var_y, nmse = mse / var_y."""
+        self._check_fitted()
+        n_test = check_int("n_test", n_test, 1)
+        seed = teacher.seed if seed is None else seed
+        src = StreamSource(teacher, "test", n_test, seed, choose_batch_chunks(self.fmap_.D))
+        return self._errors(src)
+
+    def evaluate(self, X, y) -> dict:
+        """Test error on arrays: mse, var_y, nmse."""
+        self._check_fitted()
+        X = check_finite_array("X", X, 2, "(n_samples, n_inputs)")
+        y = check_finite_array("y", y, 1, "(n_samples,)")
+        return self._errors(ArraySource(X.astype(np.float32), y.astype(np.float32), 8192))
+
+    # ---- internals --------------------------------------------------------------------------------
+    def _check_teacher(self, teacher):
+        if teacher.config.q != self.q or teacher.config.input_model != self.input_model:
+            raise ValueError(f"teacher (q={teacher.config.q}, input_model={teacher.config.input_model!r}) does not "
+                             f"match the learner (q={self.q}, input_model={self.input_model!r})")
+        check_int("d1", self.d1, 1, teacher.D)
+
+    def _check_fitted(self):
+        if not hasattr(self, "A_hat_"):
+            raise RuntimeError("this learner is not fitted yet: call fit or fit_stream first")
+
+    def _fit_sources(self, fmap, train, readout, n: int | None = None, state: dict | None = None):
+        n = train.n if n is None else n
+        state = {} if state is None else state
+        t0 = time.perf_counter()
+        engine = resolve_engine(self.engine, fmap.D, self.memory_gb)
+        if "transform" not in state:
+            state["transform"] = LabelTransform(self.label_transform, self.clip_quantile).fit_scale(train)
+        transform = state["transform"]
+        spectrum, passes = None, 1
+        if engine == "dense":
+            acc = state.setdefault("dense", DenseAccumulator(fmap, train, transform))
+            vals, vecs, spectrum = dense_top(acc.matrix(n), self.d1, fmap.D <= self.spectrum_max_D)
+        else:
+            counter = {}
+            apply = matrix_free_operator(fmap, train, transform, n, counter)
+            vals, vecs, passes, _ = block_krylov_eigsh(
+                apply, fmap.D, self.d1, V0=state.get("V0"), block=self.block_size, depth=self.krylov_depth,
+                tol=self.tol, max_passes=self.max_passes, key=jax.random.key(self.seed))
+            state["V0"] = vecs
+        t1 = time.perf_counter()
+        self.fmap_, self.engine_, self.n_samples_, self.n_passes_ = fmap, engine, n, passes
+        self.eigenvalues_, self.A_hat_, self.spectrum_ = vals, vecs.T, spectrum
+        self.label_transform_ = transform
+        self._fit_layer2(fmap, readout, n)
+        t2 = time.perf_counter()
+        self.timings_ = {"layer1": t1 - t0, "layer2_readout": t2 - t1}
+
+    def _fit_layer2(self, fmap, src, n):
+        bhat_step, readout_step, _, _ = _layer2_kernels(fmap, self.readout_degree)
+        At = jnp.asarray(self.A_hat_.T, jnp.float32)
+        acc, sum_y = jnp.zeros((self.d1, self.d1), jnp.float64), 0.0
+        for X, y, mask in src.batches(n):
+            acc, sy = bhat_step(acc, X, y, mask, At)
+            sum_y += sy
+        B_hat = np.asarray(acc - sum_y * jnp.eye(self.d1)) / n
+        self.B_hat_ = B_hat
+        self.h2_scale_ = max(math.sqrt(2.0) * float(np.linalg.norm(B_hat)), 1e-30)
+        p = self.readout_degree + 1
+        z = (jnp.zeros((p, p), jnp.float64), jnp.zeros(p, jnp.float64), jnp.float64(0), jnp.float64(0))
+        stats = (z, z)
+        Bm = jnp.asarray(B_hat, jnp.float32)
+        for b in range(src.n_batches(n)):
+            X, y, mask = src.batch(b, n)
+            stats = readout_step(stats, X, y, mask, jnp.int64(b * src.batch_size), At, Bm, jnp.float32(self.h2_scale_))
+        (Gf, bf, yyf, nf), (Gv, bv, yyv, nv) = [[np.asarray(a, np.float64) for a in s] for s in stats]
+        self.ridge_ = self._choose_ridge(Gf, bf, nf, Gv, bv, yyv, nv)
+        self.coef_ = _ridge_solve(Gf + Gv, bf + bv, nf + nv, self.ridge_)
+
+    def _choose_ridge(self, Gf, bf, nf, Gv, bv, yyv, nv) -> float:
+        if nf < 1 or nv < 1 or len(self.ridge_grid) == 1:
+            return self.ridge_grid[0]
+        errs = []
+        for r in self.ridge_grid:
+            w = _ridge_solve(Gf, bf, nf, r)
+            errs.append((w @ Gv @ w - 2 * w @ bv + yyv) / nv)
+        return self.ridge_grid[int(np.argmin(errs))]
+
+    def _readout_args(self):
+        return (jnp.asarray(self.A_hat_.T, jnp.float32), jnp.asarray(self.B_hat_, jnp.float32),
+                jnp.float32(self.h2_scale_), jnp.asarray(self.coef_, jnp.float32))
+
+    def _errors(self, src) -> dict:
+        _, _, _, error_step = _layer2_kernels(self.fmap_, self.readout_degree)
+        acc = jnp.zeros(4, jnp.float64)
+        args = self._readout_args()
+        for X, y, mask in src.batches():
+            acc = error_step(acc, X, y, mask, *args)
+        sse, sy, syy, cnt = (float(v) for v in acc)
+        mse = sse / cnt
+        var_y = syy / cnt - (sy / cnt) ** 2
+        return {"mse": mse, "var_y": var_y, "nmse": mse / var_y if var_y > 0 else math.inf}
+
+
+def _ridge_solve(G, b, n, ridge):
+    p = G.shape[0]
+    return np.linalg.solve(G / n + ridge * np.eye(p), b / n)
+

@@ -1,0 +1,77 @@
+"""Output links g of the target y = g(h2) (MODEL.md section 1).
+
+A link is centred under Z ~ N(0, 1) (E[g(Z)] = 0) and has information exponent 1,
+nu_1 = E[g'(Z)] = E[Z g(Z)] != 0 (Stein's lemma, which also covers non-smooth g).
+Expectations are computed by Gauss-Hermite quadrature, so a user callable is centred the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["Link", "make_link", "gaussian_expectation", "LINK_NAMES"]
+
+LINK_NAMES = ("id", "tanh", "relu")
+_RAW = {
+    "id": lambda z: z,
+    "tanh": jnp.tanh,
+    "relu": lambda z: jnp.maximum(z, 0.0),
+}
+
+
+@lru_cache(maxsize=1)
+def _gh_nodes(n: int = 161):
+    z, w = np.polynomial.hermite_e.hermegauss(n)
+    return z, w / w.sum()
+
+
+def gaussian_expectation(fn: Callable, n_nodes: int = 161) -> float:
+    """E[fn(Z)], Z ~ N(0, 1), by Gauss-Hermite quadrature (exact for polynomials of degree < 2*161)."""
+    z, w = _gh_nodes(n_nodes)
+    return float(np.dot(w, np.asarray(fn(z), dtype=np.float64)))
+
+
+@dataclass(frozen=True)
+class Link:
+    """A centred link: ``link(z) = raw(z) - mean``, with ``nu1 = E[Z g(Z)]`` and ``second_moment = E[g(Z)^2]``."""
+
+    name: str
+    raw: Callable
+    mean: float
+    nu1: float
+    second_moment: float
+
+    def __call__(self, z):
+        return self.raw(z) - self.mean
+
+
+def make_link(g) -> Link:
+    """Build a centred link from a name in LINK_NAMES or a vectorised callable (numpy/jax arrays in, same shape out)."""
+    if isinstance(g, Link):
+        return g
+    if isinstance(g, str):
+        if g not in _RAW:
+            raise ValueError(f"g={g!r} is not allowed: must be one of {', '.join(map(repr, LINK_NAMES))} or a callable")
+        raw, name = _RAW[g], g
+    elif callable(g):
+        raw, name = g, getattr(g, "__name__", "custom")
+        probe = np.linspace(-3.0, 3.0, 7)
+        try:
+            out = np.asarray(raw(jnp.asarray(probe)), dtype=np.float64)
+        except Exception as exc:  # noqa: BLE001 - any failure means the callable is unusable here
+            raise ValueError(f"g={name!r} is not allowed: the callable must map a jax array to an array of the same shape ({exc})") from None
+        if out.shape != probe.shape or not np.all(np.isfinite(out)):
+            raise ValueError(f"g={name!r} is not allowed: the callable must be elementwise and finite on [-3, 3]")
+    else:
+        raise ValueError(f"g={g!r} is not allowed: must be one of {', '.join(map(repr, LINK_NAMES))} or a callable")
+    mean = gaussian_expectation(lambda z: raw(jnp.asarray(z)))
+    nu1 = gaussian_expectation(lambda z: z * np.asarray(raw(jnp.asarray(z))))
+    second = gaussian_expectation(lambda z: (np.asarray(raw(jnp.asarray(z))) - mean) ** 2)
+    if abs(nu1) < 1e-8:
+        raise ValueError(f"g={name!r} is not allowed: its first Hermite coefficient nu_1 = E[Z g(Z)] = {nu1:.3g} must be non-zero (information exponent 1)")
+    return Link(name=name, raw=raw, mean=mean, nu1=nu1, second_moment=second)

@@ -1,0 +1,192 @@
+"""The hierarchical target (MODEL.md section 1) and its reproducible data stream.
+
+    x ~ N(0, I_d),  h1 = A F(x) in R^{d1},  h2 = (1/sqrt 2) sum_i lambda_i (h1_i^2 - 1),
+    y = g(h2) + sigma * xi,   lambda_i = Z_gamma z_i i^(-gamma),  Z_gamma = (sum_i i^(-2 gamma))^(-1/2).
+
+Every random draw comes from one integer seed through ``jax.random.fold_in``: the teacher's
+parameters from fold_in(key(seed), PARAMS), and sample chunk c of stream s (train, test, readout)
+from fold_in(fold_in(key(seed), s), c). A chunk holds CHUNK samples, so any batch (a run of chunks)
+can be regenerated alone, and the first n samples of a stream are the same whatever the total length
+(nested sample grids are exact prefixes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property, partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._validation import check_choice, check_float, check_int
+from .hermite import GaussianFeatures, HermiteFeatures, feature_dim, make_feature_map
+from .links import Link, make_link
+
+__all__ = ["TeacherConfig", "Teacher", "latent_dim", "spike_weights", "CHUNK", "STREAMS"]
+
+CHUNK = 256
+STREAMS = {"train": 0, "test": 1, "readout": 2}
+_PARAMS = 7919  # fold-in tag for the teacher's parameters, distinct from every stream id
+INPUT_MODELS = ("hermite", "gaussian_equivalent")
+A_KINDS = ("orthonormal", "gaussian")
+
+
+def latent_dim(d: int, eps: float) -> int:
+    """d1 = floor(d^eps); the 1e-9 guards exact powers (100^0.5 = 9.999...)."""
+    return int(math.floor(d ** eps + 1e-9))
+
+
+def spike_weights(d1: int, gamma: float, signs=None) -> np.ndarray:
+    """lambda_i = Z_gamma z_i i^(-gamma), i = 1..d1, normalised so that sum_i lambda_i^2 = 1."""
+    i = np.arange(1, d1 + 1, dtype=np.float64)
+    mag = i ** (-gamma)
+    mag /= np.sqrt(np.sum(mag**2))
+    return mag if signs is None else mag * np.asarray(signs, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    """Hyper-parameters of the target. ``d1`` overrides ``eps`` when given."""
+
+    d: int = 40
+    q: int = 2
+    eps: float = 0.5
+    gamma: float = 0.4
+    g: object = "tanh"
+    d1: int | None = None
+    a_kind: str = "orthonormal"
+    sigma: float = 0.0
+    input_model: str = "hermite"
+
+    def __post_init__(self):
+        check_int("d", self.d, 2)
+        check_int("q", self.q, 2, 3)
+        check_float("eps", self.eps, 0.0, None, lo_open=True)
+        check_float("gamma", self.gamma, 0.0)
+        check_float("sigma", self.sigma, 0.0)
+        check_choice("a_kind", self.a_kind, A_KINDS)
+        check_choice("input_model", self.input_model, INPUT_MODELS)
+        D = feature_dim(self.d, self.q)
+        if self.d1 is not None:
+            check_int("d1", self.d1, 1, D)
+        else:
+            d1 = latent_dim(self.d, self.eps)
+            if not 1 <= d1 <= D:
+                raise ValueError(f"eps={self.eps} gives d1=floor(d^eps)={d1}: must give 1 <= d1 <= D={D}")
+        make_link(self.g)  # validates the link once, at the boundary
+
+    @property
+    def D(self) -> int:
+        return feature_dim(self.d, self.q)
+
+    @property
+    def latent(self) -> int:
+        """d1, the number of latent directions."""
+        return self.d1 if self.d1 is not None else latent_dim(self.d, self.eps)
+
+    @property
+    def link_name(self) -> str:
+        return self.g if isinstance(self.g, str) else make_link(self.g).name
+
+    def to_dict(self) -> dict:
+        return {"d": self.d, "q": self.q, "eps": self.eps, "gamma": self.gamma, "g": self.link_name,
+                "d1": self.latent, "a_kind": self.a_kind, "sigma": self.sigma, "input_model": self.input_model}
+
+
+@dataclass(frozen=True, eq=False)
+class Teacher:
+    """A drawn target: parameters (A, lambda) from ``seed``, and the sample streams of that seed."""
+
+    config: TeacherConfig
+    seed: int
+    link: Link = field(init=False)
+    A: np.ndarray = field(init=False)      # (d1, D) float64
+    lam: np.ndarray = field(init=False)    # (d1,) signed lambda_i
+    features: object = field(init=False)   # the learner's feature map for this input model
+
+    def __post_init__(self):
+        check_int("seed", self.seed, 0, 2**31 - 1)
+        cfg = self.config
+        key = jax.random.fold_in(jax.random.key(self.seed), _PARAMS)
+        k_a, k_z = jax.random.split(key)
+        d1, D = cfg.latent, cfg.D
+        G = np.asarray(jax.random.normal(k_a, (D, d1), jnp.float64))
+        if cfg.a_kind == "orthonormal":
+            Q, R = np.linalg.qr(G)
+            A = (Q * np.sign(np.diag(R))).T  # Haar: fix the QR sign ambiguity
+        else:
+            A = G.T / np.sqrt(D)
+        z = np.asarray(jax.random.rademacher(k_z, (d1,), jnp.int32), np.float64)
+        object.__setattr__(self, "link", make_link(cfg.g))
+        object.__setattr__(self, "A", A)
+        object.__setattr__(self, "lam", spike_weights(d1, cfg.gamma, z))
+        object.__setattr__(self, "features", make_feature_map(cfg.input_model, cfg.d, cfg.q))
+
+    @property
+    def d1(self) -> int:
+        return self.A.shape[0]
+
+    @property
+    def D(self) -> int:
+        return self.A.shape[1]
+
+    @cached_property
+    def directions(self) -> np.ndarray:
+        """u_i = A_i / |A_i|, (d1, D)."""
+        return self.A / np.linalg.norm(self.A, axis=1, keepdims=True)
+
+    @cached_property
+    def _At(self):
+        return np.ascontiguousarray(self.A.T, np.float32)
+
+    # ---- the target as a function -----------------------------------------------------------------
+    def latent_fields(self, inputs):
+        """h1 = A F(x) for a batch of inputs, (B, d1)."""
+        return self.features.dot(inputs, self._At)
+
+    def labels_noiseless(self, inputs):
+        """g(h2), h2 = (1/sqrt 2) sum_i lambda_i (h1_i^2 - 1)."""
+        h1 = self.latent_fields(inputs)
+        lam = jnp.asarray(self.lam, jnp.float32)
+        h2 = ((h1 * h1 - 1.0) @ lam) / np.sqrt(2.0)
+        return self.link(h2)
+
+    # ---- the stream -------------------------------------------------------------------------------
+    def stream_key(self, stream: str, seed: int | None = None):
+        """Key of a sample stream; ``seed`` defaults to the teacher's own seed."""
+        seed = self.seed if seed is None else check_int("seed", seed, 0, 2**31 - 1)
+        return jax.random.fold_in(jax.random.key(seed), STREAMS[stream])
+
+    @cached_property
+    def _chunk_fn(self):
+        cfg = self.config
+        dim = self.features.input_dim
+
+        def one_chunk(key):
+            kx, kn = jax.random.split(key)
+            X = jax.random.normal(kx, (CHUNK, dim), jnp.float32)
+            y = self.labels_noiseless(X)
+            if cfg.sigma > 0:
+                y = y + cfg.sigma * jax.random.normal(kn, (CHUNK,), jnp.float32)
+            return X, y
+
+        @partial(jax.jit, static_argnums=2)
+        def chunks(stream_key, first_chunk, n_chunks):
+            keys = jax.vmap(lambda c: jax.random.fold_in(stream_key, c))(first_chunk + jnp.arange(n_chunks))
+            X, y = jax.vmap(one_chunk)(keys)
+            return X.reshape(n_chunks * CHUNK, dim), y.reshape(n_chunks * CHUNK)
+
+        return chunks
+
+    def chunks(self, stream: str, first_chunk: int, n_chunks: int, seed: int | None = None):
+        """Samples [first_chunk * CHUNK, (first_chunk + n_chunks) * CHUNK) of a stream: (inputs, y)."""
+        return self._chunk_fn(self.stream_key(stream, seed), jnp.int32(first_chunk), int(n_chunks))
+
+    def sample(self, n: int, stream: str = "train", seed: int | None = None):
+        """The first n samples of a stream as arrays (inputs (n, d) or (n, D) for the Gaussian model, y (n,)).
+        For tests and small data: the learner itself streams batches and never calls this."""
+        n = check_int("n", n, 1)
+        X, y = self.chunks(stream, 0, -(-n // CHUNK), seed)
+        return X[:n], y[:n]

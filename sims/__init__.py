@@ -1,0 +1,1 @@
+"""Command line, sweeps, results store, backends and benchmarks of the hierarchical-model simulator."""

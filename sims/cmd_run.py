@@ -1,0 +1,53 @@
+"""`hmodel run`: one teacher, one sample size, one seed; a readable report or one JSON object."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from .options import add_model_options, add_learner_options, config_from_args, learner_kwargs_from_args, resolve_n
+
+
+def register(sub):
+    p = sub.add_parser("run", help="fit the layer-wise spectral learner once and report its metrics",
+                       description="Draw the teacher of --seed, fit on n training samples, evaluate on --n-test fresh ones.")
+    add_model_options(p)
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--n", type=int, help="number of training samples (default 8000)")
+    size.add_argument("--alpha", type=float, help="sample size as n = round(d^alpha)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the teacher and the data (default 0)")
+    p.add_argument("--n-test", type=int, default=10000, help="fresh test samples (default 10000)")
+    add_learner_options(p)
+    p.add_argument("--spectrum", action="store_true", help="with --json: include the whole spectrum of C (dense engine, D <= 5000)")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    from hierarchical_model import run
+
+    cfg = config_from_args(args)
+    n = resolve_n(args, cfg.d, default=8000)
+    res = run(cfg, n, args.seed, n_test=args.n_test, **learner_kwargs_from_args(args))
+    if args.json:
+        print(json.dumps(res.to_dict(spectrum=args.spectrum)))
+    else:
+        print(report(res))
+    return 0
+
+
+def report(res) -> str:
+    lines = [
+        f"hierarchical model  d={res.d} q={res.q} D={res.D} d1={res.d1} gamma={res.gamma} g={res.g} "
+        f"input={res.input_model} seed={res.seed}",
+        f"n={res.n} (alpha={math.log(res.n) / math.log(res.d):.2f})  engine={res.engine}  passes={res.passes}  "
+        f"time={res.seconds:.2f}s",
+        f"first layer: q_h={res.qh:.3f}  recovered {res.recovered}/{res.d1}",
+        "  i  lambda_i   cos2_i",
+    ]
+    for i, (lam, c) in enumerate(zip(res.lam, res.cos2), 1):
+        lines.append(f"{i:3d}  {lam:+.3f}   {c:.3f}  {'#' * int(round(20 * c))}")
+    lines.append("top eigenvalues of C (aligned teacher direction, cos2): " + ", ".join(
+        f"{e:+.3f} ({t}, {o:.2f})" for e, t, o in zip(res.top_eigs, res.eig_tags, res.eig_overlaps)))
+    lines.append(f"test: mse={res.mse:.4f}  nmse={res.nmse:.4f}  (var y={res.var_y:.4f}, n_test={res.n_test})")
+    return "\n".join(lines)
