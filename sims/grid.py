@@ -1,0 +1,282 @@
+"""The grid of a sweep: parsing (command line and TOML), validation, and its expansion into configurations.
+
+A grid is the Cartesian product of the model axes (d, q, eps or d1, gamma, link g, a_kind, sigma,
+input model; MODEL.md section 1), the learner axes (engine, label transform T; section 2), the seeds,
+and the sample sizes, given as alphas (n = round(d^alpha), so the sizes depend on d) or as explicit n.
+
+Every configuration carries ``config_hash``: the first 16 hex digits of the sha256 of its canonical
+JSON (sorted keys), over the teacher's parameters, the learner's (with the engine as resolved for the
+memory budget), n_test and the nested/independent flag; the seed and n are excluded, so
+(config_hash, seed, n) is the key of a row of the results table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import tomllib
+from dataclasses import asdict, dataclass
+
+from hierarchical_model._validation import check_choice, check_float, check_int
+
+__all__ = ["SweepGrid", "SweepConfig", "parse_alphas", "parse_seeds", "parse_list", "grid_from_sources",
+           "load_toml", "config_hash", "GRID_KEYS"]
+
+# Axes: key -> (element parser, default values). A grid value is a tuple of these elements.
+_AXES = {
+    "d": (int, (40,)),
+    "q": (int, (2,)),
+    "eps": (float, (0.5,)),
+    "d1": (int, (None,)),
+    "gamma": (float, (0.4,)),
+    "g": (str, ("tanh",)),
+    "a_kind": (str, ("orthonormal",)),
+    "sigma": (float, (0.0,)),
+    "input_model": (str, ("hermite",)),
+    "label_transform": (str, ("identity",)),
+    "engine": (str, ("auto",)),
+}
+# Scalars shared by the whole grid.
+_SCALARS = {"clip_quantile": 0.99, "fresh_split": False, "n_test": 10000, "independent": False}
+GRID_KEYS = tuple(_AXES) + ("seeds", "alphas", "ns") + tuple(_SCALARS)
+_RANGE_EPS = 1e-9  # float slack when counting the points of START:STOP:STEP
+
+
+# ---- parsing ----------------------------------------------------------------------------------------
+def parse_list(name: str, value, kind):
+    """A comma-separated string ('20,40'), a scalar or a list -> tuple of ``kind``; refuses an empty list."""
+    if isinstance(value, str):
+        items = [s.strip() for s in value.split(",")]
+        if any(s == "" for s in items):
+            raise ValueError(f"{name}={value!r} is not allowed: must be a non-empty comma-separated list")
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        items = [value]
+    if not items:
+        raise ValueError(f"{name}={value!r} is not allowed: must hold at least one value")
+    return tuple(_convert(name, v, kind) for v in items)
+
+
+def _convert(name, v, kind):
+    if kind is str:
+        if not isinstance(v, str):
+            raise ValueError(f"{name}={v!r} is not allowed: must be a name")
+        return v
+    if isinstance(v, str):
+        try:
+            v = kind(v) if kind is float else int(v)
+        except ValueError:
+            raise ValueError(f"{name}={v!r} is not allowed: must be {'a number' if kind is float else 'an integer'}") from None
+    if kind is int:
+        return check_int(name, v)
+    return check_float(name, v)
+
+
+def parse_alphas(value) -> tuple:
+    """'START:STOP:STEP' (STOP included), '1.0,2.5', a number or a list -> sorted tuple of exponents."""
+    if isinstance(value, str) and ":" in value:
+        parts = value.split(":")
+        try:
+            start, stop, step = (float(p) for p in parts) if len(parts) == 3 else (None,) * 3
+        except ValueError:
+            start = None
+        if start is None:
+            raise ValueError(f"alphas={value!r} is not allowed: a range must read START:STOP:STEP, e.g. 1.0:3.5:0.1")
+        if not (math.isfinite(start) and math.isfinite(stop) and math.isfinite(step)) or step <= 0 or stop < start:
+            raise ValueError(f"alphas={value!r} is not allowed: a range START:STOP:STEP needs START <= STOP and STEP > 0")
+        count = int(math.floor((stop - start) / step + _RANGE_EPS)) + 1
+        alphas = tuple(round(start + i * step, 12) for i in range(count))
+    else:
+        alphas = parse_list("alphas", value, float)
+    for a in alphas:
+        check_float("alphas", a, 0.0, 12.0, lo_open=True)
+    return _sorted_unique("alphas", alphas)
+
+
+def parse_seeds(value) -> tuple:
+    """'0-2,7' (ranges inclusive), '3', an int or a list of ints -> tuple of seeds; refuses an empty list."""
+    if isinstance(value, str):
+        seeds = []
+        for part in value.split(","):
+            part = part.strip()
+            lo, sep, hi = part.partition("-")
+            try:
+                seeds.extend(range(int(lo), int(hi) + 1) if sep else [int(part)])
+            except ValueError:
+                raise ValueError(f"seeds={value!r} is not allowed: must be a list like 0-2,7 of integers >= 0") from None
+            if sep and int(hi) < int(lo):
+                raise ValueError(f"seeds={value!r} is not allowed: a range A-B needs A <= B")
+        seeds = tuple(seeds)
+    else:
+        seeds = parse_list("seeds", value, int)
+    if not seeds:
+        raise ValueError(f"seeds={value!r} is not allowed: must hold at least one seed")
+    for s in seeds:
+        check_int("seeds", s, 0, 2**31 - 1)
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds={value!r} is not allowed: seeds must not repeat")
+    return seeds
+
+
+def _sorted_unique(name, values):
+    return tuple(sorted(_unique(name, values)))
+
+
+def load_toml(path) -> dict:
+    """Read a sweep's grid from a TOML file: top-level keys among GRID_KEYS, nothing else."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ValueError(f"config={str(path)!r} cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"config={str(path)!r} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - set(GRID_KEYS))
+    if unknown:
+        raise ValueError(f"config={str(path)!r} has unknown key {unknown[0]!r}: allowed keys are {', '.join(GRID_KEYS)}")
+    return data
+
+
+def grid_from_sources(toml_path=None, **overrides) -> "SweepGrid":
+    """The grid of a TOML file (optional) with the given keys (None = not given) overriding its values."""
+    values = load_toml(toml_path) if toml_path is not None else {}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return SweepGrid.from_mapping(values)
+
+
+# ---- the grid ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SweepConfig:
+    """One configuration of a sweep (every axis fixed, all seeds and sample sizes): the unit of
+    ``config_hash``. ``teacher`` is TeacherConfig.to_dict() (d1 resolved), ``learner`` the keyword
+    arguments of the learner with the engine resolved for the memory budget."""
+
+    config_hash: str
+    teacher: dict
+    learner: dict
+    d1_explicit: int | None
+    n_test: int
+    nested: bool
+    ns: tuple
+
+    def teacher_config(self):
+        from hierarchical_model import TeacherConfig
+
+        t = dict(self.teacher)
+        t["d1"] = self.d1_explicit
+        return TeacherConfig(**t)
+
+    def label(self) -> str:
+        t, lr = self.teacher, self.learner
+        return (f"d={t['d']} q={t['q']} d1={t['d1']} gamma={t['gamma']} g={t['g']} {t['input_model']} "
+                f"T={lr['label_transform']} {lr['engine']}")
+
+
+def config_hash(payload: dict) -> str:
+    """sha256 of the canonical JSON of ``payload`` (sorted keys, no spaces), first 16 hex digits."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class SweepGrid:
+    """A validated sweep grid. Build it with `SweepGrid.from_mapping` (or `grid_from_sources`)."""
+
+    d: tuple = (40,)
+    q: tuple = (2,)
+    eps: tuple = (0.5,)
+    d1: tuple = (None,)
+    gamma: tuple = (0.4,)
+    g: tuple = ("tanh",)
+    a_kind: tuple = ("orthonormal",)
+    sigma: tuple = (0.0,)
+    input_model: tuple = ("hermite",)
+    label_transform: tuple = ("identity",)
+    engine: tuple = ("auto",)
+    seeds: tuple = (0,)
+    alphas: tuple | None = None
+    ns: tuple | None = None
+    clip_quantile: float = 0.99
+    fresh_split: bool = False
+    n_test: int = 10000
+    independent: bool = False
+
+    @classmethod
+    def from_mapping(cls, values: dict) -> "SweepGrid":
+        """Parse and check a mapping of GRID_KEYS (strings as on the command line, scalars or lists)."""
+        from hierarchical_model.learner import ENGINES, LABEL_TRANSFORMS
+        from hierarchical_model.links import LINK_NAMES
+        from hierarchical_model.teacher import A_KINDS, INPUT_MODELS
+
+        unknown = sorted(set(values) - set(GRID_KEYS))
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not a sweep key: allowed keys are {', '.join(GRID_KEYS)}")
+        kw = {}
+        for key, (kind, default) in _AXES.items():
+            kw[key] = default if values.get(key) is None else parse_list(key, values[key], kind)
+        choices = {"g": LINK_NAMES, "a_kind": A_KINDS, "input_model": INPUT_MODELS,
+                   "label_transform": LABEL_TRANSFORMS, "engine": ENGINES}
+        for key, allowed in choices.items():
+            for v in kw[key]:
+                check_choice(key, v, allowed)
+        for key in _AXES:
+            if None not in kw[key]:
+                kw[key] = _unique(key, kw[key])
+        kw["seeds"] = parse_seeds(values["seeds"]) if values.get("seeds") is not None else (0,)
+        has_a, has_n = values.get("alphas") is not None, values.get("ns") is not None
+        if has_a == has_n:
+            raise ValueError("sample sizes: give exactly one of alphas (n = round(d^alpha)) and ns (explicit n)")
+        if has_a:
+            kw["alphas"] = parse_alphas(values["alphas"])
+        else:
+            kw["ns"] = _sorted_unique("ns", tuple(check_int("ns", n, 1) for n in parse_list("ns", values["ns"], int)))
+        kw["clip_quantile"] = check_float("clip_quantile", values.get("clip_quantile", 0.99), 0.0, 1.0, lo_open=True)
+        kw["n_test"] = check_int("n_test", values.get("n_test", 10000), 1)
+        for flag in ("fresh_split", "independent"):
+            v = values.get(flag, False)
+            if not isinstance(v, bool):
+                raise ValueError(f"{flag}={v!r} is not allowed: must be true or false")
+            kw[flag] = v
+        return cls(**kw)
+
+    def to_dict(self) -> dict:
+        """The grid as plain JSON values (what DIR/sweep.json records)."""
+        out = asdict(self)
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
+
+    def sizes(self, d: int) -> tuple:
+        """The sample sizes for input dimension d: round(d^alpha) (duplicates merged) or the explicit ns."""
+        if self.ns is not None:
+            return self.ns
+        return tuple(sorted({int(round(d ** a)) for a in self.alphas}))
+
+    def configurations(self, memory_gb: float | None = None) -> list[SweepConfig]:
+        """Every configuration of the grid, checked (TeacherConfig, memory guard of the dense engine,
+        n >= d1), in a fixed order. Raises ValueError on the first bad one."""
+        from hierarchical_model import TeacherConfig
+        from hierarchical_model.learner import default_memory_gb, resolve_engine
+
+        budget = default_memory_gb() if memory_gb is None else check_float("memory_gb", memory_gb, 0.0, lo_open=True)
+        out = []
+        for d, q, eps, d1, gamma, g, a_kind, sigma, im, lt, engine in itertools.product(
+                *(getattr(self, k) for k in _AXES)):
+            cfg = TeacherConfig(d=d, q=q, eps=eps, d1=d1, gamma=gamma, g=g, a_kind=a_kind, sigma=sigma, input_model=im)
+            ns = self.sizes(d)
+            if ns[0] < cfg.latent:
+                raise ValueError(f"sample size n={ns[0]} for d={d} is below d1={cfg.latent}: the learner needs n >= d1")
+            learner = {"engine": resolve_engine(engine, cfg.D, budget), "label_transform": lt,
+                       "clip_quantile": self.clip_quantile, "fresh_split": self.fresh_split, "memory_gb": budget}
+            teacher = cfg.to_dict()
+            payload = {"teacher": teacher, "learner": {k: v for k, v in learner.items() if k != "memory_gb"},
+                       "n_test": self.n_test, "nested": not self.independent}
+            out.append(SweepConfig(config_hash(payload), teacher, learner, d1, self.n_test, not self.independent, ns))
+        return out
+
+
+def _unique(name, values):
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name}={list(values)} is not allowed: values must not repeat")
+    return values
