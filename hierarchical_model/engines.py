@@ -163,12 +163,14 @@ class DenseAccumulator:
         self.acc = jnp.zeros((D, D), jnp.float64)
         self.sum_w = 0.0
         self.done = 0  # full batches accumulated
+        self.last_n = 0
         self._acc_fn, self._gram = _dense_kernels(fmap)
 
     def matrix(self, n: int):
         B = self.source.batch_size
-        if n < self.done * B:
-            raise ValueError(f"n={n} is below the {self.done * B} samples already accumulated: nested grids must increase")
+        if n < self.last_n:
+            raise ValueError(f"n={n} is below the previous n={self.last_n}: nested grids must increase")
+        self.last_n = n
         while (self.done + 1) * B <= n:
             X, y, mask = self.source.batch(self.done, n)
             self.acc, sw = self._acc_fn(self.acc, X, self.transform(y) * mask)

@@ -25,14 +25,20 @@ _RAW = {
 
 
 @lru_cache(maxsize=1)
-def _gh_nodes(n: int = 161):
-    z, w = np.polynomial.hermite_e.hermegauss(n)
-    return z, w / w.sum()
+def _simpson_grid(half_width: float = 12.0, n: int = 200_001):
+    """Composite Simpson nodes and weights for the N(0, 1) density on [-12, 12]: O(h^2) accurate even at
+    kinks (relu), where Gauss-Hermite quadrature converges slowly; the truncated mass is below 1e-32."""
+    z = np.linspace(-half_width, half_width, n)
+    h = z[1] - z[0]
+    w = np.ones(n)
+    w[1:-1:2], w[2:-1:2] = 4.0, 2.0
+    w *= h / 3.0 * np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
+    return z, w
 
 
-def gaussian_expectation(fn: Callable, n_nodes: int = 161) -> float:
-    """E[fn(Z)], Z ~ N(0, 1), by Gauss-Hermite quadrature (exact for polynomials of degree < 2*161)."""
-    z, w = _gh_nodes(n_nodes)
+def gaussian_expectation(fn: Callable) -> float:
+    """E[fn(Z)], Z ~ N(0, 1), by composite Simpson quadrature on a fine grid (one vectorised call of fn)."""
+    z, w = _simpson_grid()
     return float(np.dot(w, np.asarray(fn(z), dtype=np.float64)))
 
 
