@@ -1,0 +1,56 @@
+"""`hmodel run`: the report, the JSON object, and one-line refusals with exit status 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sims.cli import main
+
+JSON_KEYS = {"n", "d", "q", "D", "d1", "gamma", "g", "seed", "qh", "cos2", "lam", "top_eigs", "recovered",
+             "mse", "nmse", "seconds"}
+
+
+def test_run_json_is_one_object_with_the_promised_keys(capsys):
+    assert main(["run", "--d", "12", "--n", "1500", "--seed", "1", "--n-test", "500", "--json"]) == 0
+    out = capsys.readouterr().out
+    obj = json.loads(out)  # exactly one JSON object: json.loads refuses trailing data
+    assert JSON_KEYS <= set(obj)
+    assert (obj["n"], obj["d"], obj["D"], obj["d1"], obj["seed"]) == (1500, 12, 78, 3, 1)
+    assert len(obj["cos2"]) == len(obj["lam"]) == len(obj["top_eigs"]) == 3
+    assert 0 <= obj["qh"] <= 1 and obj["seconds"] > 0
+
+
+def test_run_alpha_and_report(capsys):
+    assert main(["run", "--d", "12", "--alpha", "2.5", "--n-test", "500", "--engine", "matrix_free"]) == 0
+    out = capsys.readouterr().out
+    assert "n=499 " in out and "engine=matrix_free" in out and "q_h=" in out
+
+
+@pytest.mark.parametrize("argv,start", [
+    (["--d", "1"], "d=1"),
+    (["--q", "5"], "q=5"),
+    (["--gamma", "-1"], "gamma=-1.0"),
+    (["--d", "4", "--eps", "2"], "eps=2.0 gives d1"),
+    (["--n", "2"], "n=2"),
+    (["--n-test", "0"], "n_test=0"),
+    (["--g", "sin2"], "g='sin2'"),
+    (["--engine", "gpu"], "engine='gpu'"),
+    (["--input-model", "pixels"], "input_model='pixels'"),
+    (["--alpha", "-1"], "alpha=-1.0"),
+    (["--n", "ten"], "argument --n: invalid int value: 'ten'"),
+    (["--n", "100", "--alpha", "2"], "argument --alpha: not allowed with argument --n"),
+])
+def test_run_refuses_bad_input_in_one_line(capsys, argv, start):
+    assert main(["run", *argv, "--json"]) == 2
+    cap = capsys.readouterr()
+    assert cap.out == ""
+    lines = cap.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"hmodel: error: {start}")
+
+
+def test_console_script_exit_status():
+    proc = subprocess.run([sys.executable, "-m", "sims.cli", "run", "--gamma", "-2"], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip() == "hmodel: error: gamma=-2.0 is out of range: must be a finite number >= 0.0"
