@@ -24,7 +24,9 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["ResultsStore", "load_results", "load_spectrum", "row_key", "rows_to_table", "atomic_write_bytes",
-           "ROW_KEY", "LIST_COLUMNS"]
+           "ROW_KEY", "LIST_COLUMNS", "LOCK_FILES"]
+
+LOCK_FILES = (".lock", ".sweep.lock")  # advisory locks (see ResultsStore.lock), not results
 
 ROW_KEY = ("config_hash", "seed", "n")
 LIST_COLUMNS = ("cos2", "ang_err", "lam", "top_eigs", "eig_tags", "eig_overlaps")
@@ -107,10 +109,11 @@ class ResultsStore:
 
     def create(self, manifest: dict) -> None:
         """Make the folders and write sweep.json (if not there yet)."""
-        self.parts.mkdir(parents=True, exist_ok=True)
-        self.spectra.mkdir(exist_ok=True)
-        if not self.manifest_path.exists():
+        self.path.mkdir(parents=True, exist_ok=True)
+        if not self.manifest_path.exists():  # first, so that a folder holding anything else has sweep.json
             atomic_write_bytes(self.manifest_path, json.dumps(manifest, indent=1, sort_keys=True).encode())
+        self.parts.mkdir(exist_ok=True)
+        self.spectra.mkdir(exist_ok=True)
         for stale in list(self.parts.glob(".*.tmp")) + list(self.spectra.glob(".*.tmp")) + list(self.path.glob(".*.tmp")):
             with contextlib.suppress(OSError):  # leftovers of a killed writer: never renamed, never read
                 stale.unlink()

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from .backends import make_backend
 from .grid import SweepConfig, SweepGrid
-from .store import ResultsStore, row_key
+from .store import LOCK_FILES, ResultsStore, row_key
 
 __all__ = ["run_sweep", "plan_sweep", "compute_task", "make_row", "Task", "SweepSummary", "manifest_for",
            "MANIFEST_FORMAT"]
@@ -115,7 +115,7 @@ def _check_folder(store: ResultsStore, manifest: dict) -> None:
         return
     old = store.read_manifest()
     if old is None:
-        if any(p.iterdir()):
+        if any(f.name not in LOCK_FILES and not f.name.endswith(".tmp") for f in p.iterdir()):
             raise ValueError(f"out={str(p)!r} is a non-empty folder without sweep.json: use a new or empty folder")
         return
     if old.get("format") != MANIFEST_FORMAT:
