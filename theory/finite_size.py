@@ -1,0 +1,235 @@
+"""Finite-size predictions for Algorithm 1 at every n: outliers, per-direction cos^2, q_h, recovered count, MSE.
+
+Per n (c = D/n), with the label law of `theory.resolvent.label_law` truncated to the range n samples cover:
+1. bulk edges [left, right] of C's noise part (label-weighted Marchenko-Pastur, `theory.resolvent`);
+2. each direction's outlier and eigenvector overlap (spectral-method formulas (S1)-(S2), `theory.spikes`),
+   which include the correlation of the labels with the spike direction, the other directions acting as
+   label noise (single-spike reduction; exact here up to nearly coincident outliers, see `theory.spikes`);
+3. Algorithm 1's selection: it keeps the d1 eigenvalues of largest |eigenvalue|, so an outlier counts only if
+   fewer than d1 eigenvalues are expected beyond its magnitude: D mu_bulk(|x| > |z_i|) (bulk eigenvalues,
+   from the limiting density) plus the outliers of larger magnitude. An outlier on the side of the smaller
+   bulk edge is therefore lost until it also beats the larger edge (observed: g = tanh, gamma = 0.4, seed 0:
+   five of the six lambda_i are negative, so h2 = sum_i lambda_i (h1_i^2 - 1)/sqrt 2 and w have a long
+   negative tail, the bulk of C reaches further to the left, and the positive lambda_3 is lost while weaker
+   negative directions are recovered). Non-selected directions get
+   cos^2 = 0, selected ones (S2); q_h = mean cos^2.
+4. mse_pred: the population MSE of Algorithm 1's readout given those overlaps (`mse_from_overlaps`) plus an
+   O(1/n) estimation error.
+
+Scope. The formulas are those of the Gaussian-equivalent input model in the proportional limit, evaluated at
+the finite (D, n): they carry no Tracy-Widom fluctuation of edges and outliers, so near a transition the
+sharp predicted step is, in simulations, smoothed over a window of relative width ~ D^(-1/3).
+In the Hermite input model E[C] itself differs: for q = 2, F.v = (x^T V x - tr V)/sqrt 2 is not Gaussian, and
+for g = id (E[C] exact) E[C] = sum_i (lambda_i/sqrt 2) [2 u_i u_i^T + N_i], N_i(V) = 4 (A_i^2 V + V A_i^2 + A_i V A_i)
+in the matrix picture of MODEL.md section 1 (fourth cumulants of Gaussian quadratic forms), an operator of
+norm ~ 12 |A_i|_op^2 ~ 48/d: at d = 40 it moves the direction-1 eigenvalue from sqrt(2) lambda_1 (times
+1 + kappa_4/2, kappa_4 = 12 tr A_i^4 ~ 24/d) far past the additive value. Measured (seed 0, d = 40,
+gamma = 0.4, g = id, n = 128000, dense engine): top eigenvalue of C -1.366 in the Hermite model against
+-0.867 in the Gaussian-equivalent one, where this theory predicts -0.86 (sqrt(2) lambda_1 = -0.840): the
+additive spike is right for the Gaussian-equivalent model even with the unbounded link; the Hermite shift
+is the input model's, not the link's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hierarchical_model._validation import check_float, check_int
+
+from .resolvent import _signed_lam, bulk_edges, label_law, stieltjes
+from .spikes import outliers as spike_outliers
+
+__all__ = ["Prediction", "predict", "predict_n", "selection", "edge_cells", "finite_size_thresholds", "mse_from_overlaps"]
+
+
+@dataclass
+class Prediction:
+    """Predicted learner outputs on a grid of n (rows of the per-n arrays follow ``ns``; columns teacher order)."""
+
+    config: dict
+    lam: list
+    ns: list
+    qh: np.ndarray          # (N,)
+    cos2: np.ndarray        # (N, d1)
+    outliers: np.ndarray    # (N, d1) predicted eigenvalue of C per direction, NaN when inside the bulk
+    selected: np.ndarray    # (N, d1) bool: the outlier is among the d1 largest |eigenvalues|
+    bulk_edges: np.ndarray  # (N, 2) [left, right]
+    recovered: np.ndarray   # (N,) #{i: cos2_i > 1/2}
+    mse_pred: np.ndarray    # (N,)
+    meta: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-ready: lists, None for absent outliers."""
+        def lst(a):
+            return [[None if (isinstance(v, float) and math.isnan(v)) else v for v in row] for row in np.asarray(a, float).tolist()]
+        return {"config": self.config, "lam": list(self.lam), "ns": list(self.ns), "qh": self.qh.tolist(),
+                "cos2": self.cos2.tolist(), "outliers": lst(self.outliers), "selected": self.selected.tolist(),
+                "bulk_edges": self.bulk_edges.tolist(), "recovered": self.recovered.tolist(),
+                "mse_pred": self.mse_pred.tolist(), "meta": dict(self.meta)}
+
+
+def edge_cells(c: float, law, edges, span: float = 0.3, n_grid: int = 60) -> dict:
+    """The outer parts of the bulk of C, cut into cells: midpoints, probability masses and m_C at the midpoints.
+
+    Each side gets ``n_grid`` cells over ``span`` of the bulk's width next to its edge, clustered towards the
+    edge (cosine grid; the density vanishes like a square root there). Algorithm 1 keeps only d1 eigenvalues,
+    a fraction d1/D of the bulk, which lies in these cells whenever D * span-mass >> d1."""
+    left, right = edges
+    u = (1 - np.cos(np.linspace(0, np.pi / 2, n_grid + 1)))  # 0 at the edge, clustered there
+    width = span * (right - left)
+    grids = [right - width * u, left + width * u]
+    mids = np.concatenate([0.5 * (g[1:] + g[:-1]) for g in grids])
+    dl = np.concatenate([np.abs(np.diff(g)) for g in grids])
+    m = stieltjes(mids + 1e-8j, c, law)
+    return {"mid": mids, "dl": dl, "mass": m.imag / np.pi * dl, "m": m}
+
+
+def selection(z, c2, D: int, c: float, law, edges, n_cells: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """Algorithm 1's d1 largest-|eigenvalue| selection: (selected outliers (d1,) bool, cos^2 (d1,)).
+
+    Outliers: direction i's outlier is kept iff the expected number of eigenvalues of larger magnitude is
+    below d1: D mu_bulk(|x| > |z_i|) + #{j: |z_j| > |z_i|} <= d1 - 1. The remaining k = d1 - #kept slots go
+    to the bulk eigenvalues of largest magnitude, a region R = {|x| > t*} with D mu_bulk(R) = k.
+    cos^2_i = [kept] cos^2(S2) + overlap of u_i with the bulk eigenvectors in R, where (Ledoit-Peche /
+    Benaych-Georges-Nadakuditi type, derived from the Schur complement of `theory.spikes`)
+        u_i^T (S - z)^-1 u_i = -x / (c - x K_i(x)),   x = -c m(z),  K_i(x) = E[w (h1_i^2 - 1)/(1 - x w)],
+    so the eigenvectors at x in the bulk carry (1/pi) Im[-x/(c - x K_i(x))] dx of |u_i|^2 (its residue at an
+    outlier is (S2), its a_i = 0 value the uniform 1/D per eigenvector). This finite-D term is O(d1/D) far
+    from a transition and grows near it, where it replaces the sharp jump by the smooth rise simulations show."""
+    z = np.asarray(z, np.float64)
+    d1 = z.size
+    cells = edge_cells(c, law, edges, n_grid=n_cells)
+    mag_cells = np.abs(cells["mid"])
+    order = np.argsort(-mag_cells)
+    ok = np.isfinite(z)
+    mag = np.where(ok, np.abs(z), -np.inf)
+    larger = (mag[None, :] > mag[:, None]).sum(axis=1)
+    bulk_above = D * np.array([cells["mass"][mag_cells > t].sum() for t in mag])
+    sel = ok & (bulk_above + larger <= d1 - 1)
+    k = d1 - sel.sum()
+    cum = D * np.cumsum(cells["mass"][order])
+    frac = np.clip((k - (cum - D * cells["mass"][order])) / np.maximum(D * cells["mass"][order], 1e-300), 0.0, 1.0)
+    weight = np.zeros(mag_cells.size)
+    weight[order] = frac
+    x = -c * cells["m"]
+    r = 1.0 / (1.0 - x[:, None] * law.w)
+    K = (r * law.w) @ (law.a * law.p).T  # (cells, d1)
+    dens = (-x[:, None] / (c - x[:, None] * K)).imag / np.pi
+    bulk_overlap = (weight * cells["dl"]) @ np.clip(dens, 0.0, None)
+    cos2 = np.where(sel, c2, 0.0) + bulk_overlap
+    return sel, np.clip(cos2, 0.0, 1.0)
+
+
+def predict_n(n: int, D: int, law, n_cells: int = 60) -> dict:
+    """One n: bulk edges, outliers, selection and cos^2 (see the module docstring, steps 1-3); ``n_cells``
+    per side of the bulk for the selected-region integrals (`edge_cells`)."""
+    c = D / n
+    lw = law.truncated(n)
+    edges = bulk_edges(c, lw)
+    z, c2 = spike_outliers(c, lw)
+    sel, cos2 = selection(z, c2, D, c, lw, edges, n_cells)
+    return {"z": z, "cos2": cos2, "selected": sel, "edges": edges}
+
+
+def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int = 0, readout_degree: int = 5) -> Prediction:
+    """Predict Algorithm 1's first-layer outputs and test MSE at every n in ``ns`` (see module docstring).
+
+    ``lam``: signed lambda_i (teacher order); default the seed-0 teacher's, Teacher(config, 0).lam. The signs
+    matter (which side of the bulk each spike sits on): to predict a given seed pass Teacher(config, seed).lam.
+    ``n_mc``, ``seed``: Monte Carlo size and seed of the label law (`label_law`)."""
+    ns = [check_int("n", n, 1) for n in np.atleast_1d(ns)]
+    lam = _signed_lam(config, lam)
+    law = label_law(config, lam, n_mc=n_mc, seed=seed)
+    D, d1 = config.D, config.latent
+    rows = [predict_n(n, D, law) for n in ns]
+    cos2 = np.array([r["cos2"] for r in rows])
+    mse = np.array([mse_from_overlaps(config, lam, c2, n, readout_degree=readout_degree, seed=seed)
+                    for c2, n in zip(cos2, ns)])
+    return Prediction(config=config.to_dict(), lam=[float(v) for v in lam], ns=ns, qh=cos2.mean(axis=1), cos2=cos2,
+                      outliers=np.array([r["z"] for r in rows]), selected=np.array([r["selected"] for r in rows]),
+                      bulk_edges=np.array([r["edges"] for r in rows]), recovered=(cos2 > 0.5).sum(axis=1),
+                      mse_pred=mse, meta={"n_mc": law.n_mc, "seed": seed, "D": D, "d1": d1,
+                                          "model": "gaussian_equivalent, proportional limit at finite (D, n)"})
+
+
+def mse_from_overlaps(config, lam, cos2, n: int | None = None, readout_degree: int = 5, n_mc: int = 200_000,
+                      seed: int = 0) -> float:
+    """Test MSE of Algorithm 1 when its recovered directions have squared overlaps ``cos2`` (Monte Carlo).
+
+    Model: each direction with cos2_i > 0 has one estimated field h1hat_i = cos_i h1_i + sin_i xi_i (xi_i
+    independent N(0, 1): the eigenvector's part outside the teacher span, Gaussian-equivalent model);
+    B_hat takes its population value E[y (h1hat_i^2 - 1)] = cos_i^2 E[y (h1_i^2 - 1)] on the diagonal (the
+    off-diagonal ones vanish by the h1_i -> -h1_i symmetry), and the readout is the population least-squares
+    fit of y on He_0..He_p(h2hat / sd) (MODEL.md section 2, step 4). So (h1hat_i^2 - 1) keeps a fraction
+    cos_i^4 of the variance of (h1_i^2 - 1): for g = id the MSE is sum_i lambda_i^2 (1 - cos_i^4), the
+    unrecovered energy, and other links map it through the readout.
+    With ``n``: plus the estimation error (p + 1 + d1 (d1 + 1)) E[y^2] / n of the p + 1 readout coefficients
+    and the d1 (d1 + 1)/2 entries of B_hat (each O(E[y^2]/n) in squared error, twice for the effect on h2hat),
+    an O(1/n) order-of-magnitude term, not a sharp constant."""
+    from hierarchical_model import hermite_he, make_link
+
+    lam = np.asarray(lam, np.float64)
+    cos2 = np.clip(np.asarray(cos2, np.float64), 0.0, 1.0)
+    rng = np.random.default_rng(seed + 1)
+    h1 = rng.standard_normal((n_mc, lam.size))
+    xi = rng.standard_normal((n_mc, lam.size))
+    y = np.asarray(make_link(config.g)(((h1**2 - 1) @ lam) / np.sqrt(2)), np.float64)
+    if config.sigma > 0:
+        y = y + config.sigma * rng.standard_normal(n_mc)
+    hh = np.sqrt(cos2) * h1 + np.sqrt(1 - cos2) * xi
+    b = cos2 * (y @ (h1**2 - 1)) / n_mc
+    h2 = (hh**2 - 1) @ b
+    sd = np.sqrt(2.0 * np.sum(b**2))
+    if sd <= 0:
+        mse = float(np.var(y))
+    else:
+        Phi = np.asarray(hermite_he(h2 / sd, readout_degree), np.float64)
+        coef, *_ = np.linalg.lstsq(Phi, y, rcond=None)
+        mse = float(np.mean((y - Phi @ coef) ** 2))
+    if n is not None:
+        mse += (readout_degree + 1 + lam.size * (lam.size + 1)) * float(np.mean(y**2)) / n
+    return mse
+
+
+def finite_size_thresholds(config, lam=None, n_lo: float | None = None, n_hi: float | None = None, n_mc: int = 200_000,
+                           seed: int = 0, level: float = 0.5, per_decade: int = 12, refine: int = 5) -> np.ndarray:
+    """n at which each direction's predicted cos^2 first reaches ``level`` (default 1/2), teacher order.
+
+    Scans a geometric grid of n (``per_decade`` points per decade, from n_lo = D/2 to n_hi = 300 D by
+    default), then refines the first crossing of each direction by ``refine`` bisections in log n (the
+    selection step can make cos^2 jump, so a bracketing method; relative precision 10^(1/per_decade)^(2^-refine),
+    about 0.6% by default). Uses 24 cells per bulk side (`edge_cells`); NaN where the level is not reached
+    below n_hi."""
+    D = config.D
+    lam = _signed_lam(config, lam)
+    level = check_float("level", level, 0.0, 1.0, lo_open=True, hi_open=True)
+    law = label_law(config, lam, n_mc=n_mc, seed=seed)
+    lo = math.log(n_lo if n_lo is not None else max(D / 2, config.latent + 1))
+    hi = math.log(n_hi if n_hi is not None else 300 * D)
+    grid = np.linspace(lo, hi, max(4, int(round(per_decade * (hi - lo) / math.log(10))) + 1))
+    cache = {}
+
+    def cos2_at(t):
+        if t not in cache:
+            cache[t] = predict_n(int(round(math.exp(t))), D, law, n_cells=24)["cos2"]
+        return cache[t]
+
+    vals = np.array([cos2_at(t) for t in grid])
+    out = np.full(lam.size, np.nan)
+    for i in range(lam.size):
+        above = np.flatnonzero(vals[:, i] >= level)
+        if above.size == 0:
+            continue
+        k = above[0]
+        if k == 0:
+            out[i] = math.exp(grid[0])
+            continue
+        a, b = grid[k - 1], grid[k]
+        for _ in range(refine):
+            m = 0.5 * (a + b)
+            a, b = (a, m) if cos2_at(m)[i] >= level else (m, b)
+        out[i] = math.exp(b)
+    return out
