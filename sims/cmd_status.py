@@ -39,7 +39,8 @@ def status_report(path) -> tuple[str, bool]:
             if m:
                 lines.append(f"      missing seed {s}: {len(m)} n in [{m[0]}, {m[-1]}]")
     mode = "nested" if not manifest["grid"]["independent"] else "independent"
-    head = (f"{store.path}: {len(manifest['configs'])} configurations x {len(seeds)} seeds, {mode} sizes; "
+    k = len(manifest["configs"])
+    head = (f"{store.path}: {k} configuration{'s' * (k != 1)} x {len(seeds)} seed{'s' * (len(seeds) != 1)}, {mode} sizes; "
             f"{n_done}/{n_total} rows done, {n_total - n_done} missing"
             + ("" if n_done < n_total else " (complete)"))
     return "\n".join([head] + lines), n_done == n_total

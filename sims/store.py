@@ -114,9 +114,10 @@ class ResultsStore:
             atomic_write_bytes(self.manifest_path, json.dumps(manifest, indent=1, sort_keys=True).encode())
         self.parts.mkdir(exist_ok=True)
         self.spectra.mkdir(exist_ok=True)
-        for stale in list(self.parts.glob(".*.tmp")) + list(self.spectra.glob(".*.tmp")) + list(self.path.glob(".*.tmp")):
-            with contextlib.suppress(OSError):  # leftovers of a killed writer: never renamed, never read
-                stale.unlink()
+        with self.lock():  # not under a consolidation writing its temporary file
+            for stale in [*self.parts.glob(".*.tmp"), *self.spectra.glob(".*.tmp"), *self.path.glob(".*.tmp")]:
+                with contextlib.suppress(OSError):  # leftovers of a killed writer: never renamed, never read
+                    stale.unlink()
 
     # ---- rows -------------------------------------------------------------------------------------
     def has_part(self, key: str) -> bool:
