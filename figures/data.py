@@ -1,0 +1,213 @@
+"""The data each figure plots: pure functions of a results table (the results table contract, one row per
+(configuration, seed, n)) and of theory outputs, so every number on a figure is tested without drawing it.
+
+Conventions: alpha = log n / log d; "mean over seeds with a band" is the mean and mean +- one standard error
+(sd / sqrt(seeds), 0 for a single seed) of the seeds' values at each n; per-direction tables are long
+(one row per teacher direction i = 1..d1, teacher order).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["with_alpha", "select", "mean_band", "per_direction", "crossing", "crossings", "nearest_rows",
+           "spectrum_outliers", "fit_power_law", "after_transition", "collapse_table", "scaling_table",
+           "predicted_exponent", "baseline_table", "main_d", "spectrum_alphas"]
+
+_FLOAT_TOL = 1e-9
+
+
+def with_alpha(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy with alpha = log n / log d (recomputed, so hand-made tables need only n and d)."""
+    out = df.copy()
+    out["alpha"] = np.log(out["n"].astype(float)) / np.log(out["d"].astype(float))
+    return out
+
+
+def select(df: pd.DataFrame, **conditions) -> pd.DataFrame:
+    """Rows whose columns equal the given values (floats compared with a tolerance; a list/tuple value means
+    'any of these'). Unknown columns are refused."""
+    mask = np.ones(len(df), bool)
+    for col, want in conditions.items():
+        if col not in df.columns:
+            raise ValueError(f"column {col!r} is not in the results table: columns are {', '.join(df.columns)}")
+        wants = want if isinstance(want, (list, tuple, set)) else [want]
+        col_mask = np.zeros(len(df), bool)
+        for w in wants:
+            if isinstance(w, float) and pd.api.types.is_numeric_dtype(df[col]):
+                col_mask |= np.isclose(df[col].to_numpy(float), w, rtol=0, atol=_FLOAT_TOL)
+            else:
+                col_mask |= (df[col] == w).to_numpy()
+        mask &= col_mask
+    return df[mask].copy()
+
+
+def mean_band(df: pd.DataFrame, x: str, y: str, by=(), log: bool = False) -> pd.DataFrame:
+    """Mean over seeds of column y at each x (within each group of ``by``), with the band mean +- sem.
+
+    log=True averages log(y) (geometric mean and band: for MSEs spanning decades). Returns columns
+    [*by, x, mean, lo, hi, count], sorted by (*by, x)."""
+    by = list(by)
+    vals = df[y].astype(float)
+    if log:
+        vals = np.log(vals.clip(lower=1e-300))
+    tmp = df[by + [x]].copy()
+    tmp["_v"] = vals.to_numpy()
+    g = tmp.groupby(by + [x], sort=True)["_v"]
+    out = g.agg(["mean", "std", "count"]).reset_index()
+    sem = (out["std"].fillna(0.0) / np.sqrt(out["count"])).to_numpy()
+    lo, hi = out["mean"] - sem, out["mean"] + sem
+    if log:
+        out["mean"], lo, hi = np.exp(out["mean"]), np.exp(lo), np.exp(hi)
+    out["lo"], out["hi"] = lo, hi
+    return out.drop(columns="std")[by + [x, "mean", "lo", "hi", "count"]]
+
+
+def per_direction(df: pd.DataFrame) -> pd.DataFrame:
+    """Long table: one row per (run, teacher direction i), with i (1-based), lam (signed lambda_i),
+    abs_lam, cos2, ang_err, and the run's n, d, D, d1, q, gamma, g, seed (and alpha when present)."""
+    keep = [c for c in ("n", "d", "D", "d1", "q", "gamma", "g", "eps", "seed", "alpha", "config_hash") if c in df.columns]
+    rows = []
+    for rec in df.to_dict("records"):
+        cos2, lam = list(rec["cos2"]), list(rec["lam"])
+        ang = list(rec["ang_err"]) if "ang_err" in rec and rec["ang_err"] is not None else [math.nan] * len(cos2)
+        for i, (c, l, a) in enumerate(zip(cos2, lam, ang), 1):
+            rows.append({**{k: rec[k] for k in keep}, "i": i, "lam": float(l), "abs_lam": abs(float(l)),
+                         "cos2": float(c), "ang_err": float(a)})
+    return pd.DataFrame(rows, columns=keep + ["i", "lam", "abs_lam", "cos2", "ang_err"])
+
+
+def crossing(x, y, level: float = 0.5, log_x: bool = True) -> float:
+    """The first x at which y reaches ``level`` from below, linearly interpolated (in log x when log_x)
+    between the last point below and the first point at or above; x[0] if y starts at or above the
+    level; NaN if it never reaches it."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    order = np.argsort(x)
+    x, y = x[order], y[order]
+    above = np.flatnonzero(y >= level)
+    if above.size == 0:
+        return math.nan
+    k = above[0]
+    if k == 0:
+        return float(x[0])
+    t = (level - y[k - 1]) / (y[k] - y[k - 1])
+    if log_x:
+        return float(np.exp(np.log(x[k - 1]) + t * (np.log(x[k]) - np.log(x[k - 1]))))
+    return float(x[k - 1] + t * (x[k] - x[k - 1]))
+
+
+def crossings(long: pd.DataFrame, level: float = 0.5, by=("d", "i")) -> pd.DataFrame:
+    """Empirical threshold per group: the n where the seed-mean cos^2 first reaches ``level``."""
+    m = mean_band(long, "n", "cos2", by=by)
+    out = [{**dict(zip(by, key if isinstance(key, tuple) else (key,))), "n_cross": crossing(g["n"], g["mean"], level)}
+           for key, g in m.groupby(list(by), sort=True)]
+    return pd.DataFrame(out, columns=list(by) + ["n_cross"])
+
+
+def nearest_rows(df: pd.DataFrame, alphas, seed: int | None = None) -> pd.DataFrame:
+    """For each target alpha, the row (of ``seed``, default the smallest seed) whose alpha is closest."""
+    df = with_alpha(df)
+    seed = int(df["seed"].min()) if seed is None else seed
+    sub = df[df["seed"] == seed]
+    if sub.empty:
+        raise ValueError(f"seed={seed} is not in the results table")
+    idx = [int(np.argmin(np.abs(sub["alpha"].to_numpy() - a))) for a in alphas]
+    return sub.iloc[idx].reset_index(drop=True)
+
+
+def spectrum_outliers(top_eigs, eig_tags, eig_overlaps, min_overlap: float = 0.5) -> list[tuple]:
+    """The selected eigenvalues of C as (eigenvalue, teacher index or None): an eigenvalue is labelled with
+    the teacher direction its eigenvector aligns with when the squared overlap exceeds ``min_overlap``."""
+    return [(float(e), int(t) if o > min_overlap else None) for e, t, o in zip(top_eigs, eig_tags, eig_overlaps)]
+
+
+def fit_power_law(x, y) -> tuple[float, float]:
+    """Least-squares slope and intercept of log y against log x (points with x, y > 0); NaNs if < 2 points."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 2:
+        return math.nan, math.nan
+    slope, intercept = np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)
+    return float(slope), float(intercept)
+
+
+def after_transition(long: pd.DataFrame, level: float = 0.5) -> pd.DataFrame:
+    """Rows of a per-direction table at or after the first n where that (config, seed, i) reaches
+    cos^2 >= level, with one_minus_cos = 1 - sqrt(cos2) (Theorem 3.1's angular error)."""
+    keys = [c for c in ("config_hash", "d", "gamma", "g", "seed", "i") if c in long.columns]
+    parts = []
+    for _, g in long.groupby(keys, sort=True):
+        g = g.sort_values("n")
+        hit = np.flatnonzero(g["cos2"].to_numpy() >= level)
+        if hit.size:
+            parts.append(g.iloc[hit[0]:])
+    if not parts:
+        return long.iloc[0:0].assign(one_minus_cos=[])
+    out = pd.concat(parts, ignore_index=True)
+    out["one_minus_cos"] = 1.0 - np.sqrt(out["cos2"].clip(0.0, 1.0))
+    return out
+
+
+def collapse_table(long: pd.DataFrame, thresholds: dict) -> pd.DataFrame:
+    """cos^2 against n / n_i: ``thresholds`` maps (d, i) -> n_i (e.g. the finite-size prediction); rows
+    without a finite threshold are dropped. Adds columns n_i and x = n / n_i."""
+    n_i = np.array([thresholds.get((int(d), int(i)), math.nan) for d, i in zip(long["d"], long["i"])], float)
+    out = long.assign(n_i=n_i)
+    out = out[np.isfinite(out["n_i"]) & (out["n_i"] > 0)].copy()
+    out["x"] = out["n"] / out["n_i"]
+    return out
+
+
+def predicted_exponent(gamma: float) -> float:
+    """Theorem 3.2: MSE ~ (n / d^q)^(-1 + 1/(2 gamma)) for gamma > 1/2; NaN otherwise (no power law)."""
+    return -1.0 + 1.0 / (2.0 * gamma) if gamma > 0.5 else math.nan
+
+
+def scaling_table(df: pd.DataFrame, y: str = "nmse", fit_from: float | None = None) -> pd.DataFrame:
+    """Per gamma: the seed-mean y against x = n / d^q (geometric band), the exponent fitted on x >= fit_from
+    and the predicted one (Theorem 3.2). fit_from=None fits, per gamma, from the first x where the seed-mean
+    recovered count reaches 1 (after the first transition: before it the MSE is flat at Var y, not a power
+    law). Returns columns gamma, x, mean, lo, hi, count, fit_from, fitted, predicted."""
+    tmp = df.assign(x=df["n"].astype(float) / df["d"].astype(float) ** df["q"].astype(float))
+    m = mean_band(tmp, "x", y, by=["gamma"], log=True)
+    parts = []
+    for gamma, g in m.groupby("gamma", sort=True):
+        start = fit_from
+        if start is None:
+            rec = mean_band(tmp[np.isclose(tmp["gamma"], gamma)], "x", "recovered")
+            hit = rec.loc[rec["mean"] >= 1.0, "x"]
+            start = float(hit.iloc[0]) if len(hit) else math.inf
+        tail = g[g["x"] >= start]
+        slope, _ = fit_power_law(tail["x"], tail["mean"])
+        parts.append(g.assign(fit_from=start, fitted=slope, predicted=predicted_exponent(float(gamma))))
+    cols = list(m.columns) + ["fit_from", "fitted", "predicted"]
+    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
+
+
+def baseline_table(records: pd.DataFrame, y: str = "nmse") -> pd.DataFrame:
+    """Seed-mean y against n per (d, method), skipped sizes (NaN, refused for memory) left out."""
+    ok = records[np.isfinite(records[y].astype(float))]
+    return mean_band(ok, "n", y, by=["d", "method"], log=True)
+
+
+def main_d(df: pd.DataFrame) -> int:
+    """The input dimension with the most rows (ties: the larger d): a one-size figure uses the sweep made for
+    it, not a side sweep at another d that shares its configuration."""
+    if df.empty:
+        raise ValueError("the results table has no matching rows")
+    counts = df.groupby("d").size()
+    return int(max(counts.index, key=lambda d: (counts[d], d)))
+
+
+def spectrum_alphas(qh_tbl: pd.DataFrame, level: float = 0.25, before: float = 0.5) -> list[float]:
+    """Three alphas for the spectrum panels (from a mean_band table of q_h over 'alpha'): before the first
+    transition (``before`` below the next), at it (first alpha where the mean q_h reaches ``level``, else the
+    middle of the range) and the largest alpha; each snapped to a measured alpha."""
+    a = qh_tbl["alpha"].to_numpy(float)
+    hit = np.flatnonzero(qh_tbl["mean"].to_numpy(float) >= level)
+    mid = a[hit[0]] if hit.size else a[len(a) // 2]
+    targets = [mid - before, mid, a.max()]
+    return [float(a[np.argmin(np.abs(a - t))]) for t in targets]

@@ -1,0 +1,237 @@
+"""Drawing: matplotlib (Agg backend) from the prepared data of `figures.data` and `figures.theory_curves`.
+
+Every function takes plain DataFrames / arrays and an output base path, writes BASE.png and BASE.pdf and
+returns the two paths. Data are markers with a mean +- sem band over seeds; theory is drawn as lines
+(finite-size prediction: dashed; the paper's asymptotic forms: dotted).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import matplotlib.ticker
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+__all__ = ["save", "band", "draw_curves_vs_alpha", "draw_spectra", "draw_directions", "draw_baselines",
+           "draw_collapse", "draw_scaling"]
+
+plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 130, "font.size": 9, "axes.titlesize": 9,
+                     "legend.fontsize": 7, "axes.grid": True, "grid.alpha": 0.3})
+
+
+def _colors(k: int):
+    cmap = plt.get_cmap("viridis" if k > 6 else "tab10")
+    return [cmap(i / max(k - 1, 1)) if k > 6 else cmap(i) for i in range(k)]
+
+
+def save(fig, base) -> list[Path]:
+    """Write BASE.png and BASE.pdf (folders created) and close the figure."""
+    base = Path(base)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    paths = [base.with_suffix(".png"), base.with_suffix(".pdf")]
+    fig.tight_layout()
+    for p in paths:
+        fig.savefig(p)
+    plt.close(fig)
+    return paths
+
+
+def band(ax, tbl, x: str, color, label=None, marker="o"):
+    """Mean (markers and thin line) with the lo-hi band of a `figures.data.mean_band` table."""
+    ax.fill_between(tbl[x], tbl["lo"], tbl["hi"], color=color, alpha=0.2, lw=0)
+    ax.plot(tbl[x], tbl["mean"], marker=marker, ms=3, lw=0.8, color=color, label=label)
+
+
+def _theory_line(ax, x, y, color, label=None, style="--"):
+    if x is not None and y is not None and len(x):
+        ax.plot(x, y, style, color=color, lw=1.3, label=label, alpha=0.9)
+
+
+def draw_curves_vs_alpha(panels: list[dict], base, title: str = "") -> list[Path]:
+    """One axis per panel; a panel holds ylabel, logy, and curves: [{tbl, label, theory_x, theory_y,
+    theory_label}] with tbl a mean_band table over 'alpha'."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        curves = panel["curves"]
+        for color, c in zip(_colors(len(curves)), curves):
+            band(ax, c["tbl"], "alpha", color, c.get("label"))
+            _theory_line(ax, c.get("theory_x"), c.get("theory_y"), color, c.get("theory_label"))
+        if panel.get("logy"):
+            ax.set_yscale("log")
+        for xv, lab in panel.get("vlines", []):
+            ax.axvline(xv, color="0.4", ls=":", lw=1)
+            ax.annotate(lab, (xv, 1.0), xycoords=("data", "axes fraction"), ha="left", va="top", fontsize=7)
+        ax.set_xlabel(r"$\alpha = \log n / \log d$")
+        ax.set_ylabel(panel["ylabel"])
+        ax.set_title(panel.get("title", ""))
+        ax.legend(loc=panel.get("legend_loc", "best"))
+    if title:
+        fig.suptitle(title)
+    return save(fig, base)
+
+
+def draw_spectra(spectra: list[dict], base, title: str = "") -> list[Path]:
+    """One axis per spectrum dict (rows of three): alpha, n, eigs (all eigenvalues of C), outliers
+    [(value, tag or None)] (vertical lines at the top-d1 eigenvalues, labelled with the teacher index their
+    eigenvector aligns with, '?' when no overlap exceeds 1/2), and optionally theory_x, theory_rho, edges."""
+    cols = min(3, len(spectra))
+    rows = -(-len(spectra) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.3 * rows), squeeze=False)
+    tag_colors = _colors(10)
+    for ax, s in zip(axes.ravel(), spectra):
+        eigs = np.asarray(s["eigs"], float)
+        ax.hist(eigs, bins=max(20, int(np.sqrt(eigs.size) * 1.5)), density=True, color="0.75", label="eigenvalues of C")
+        if s.get("theory_x") is not None:
+            ax.plot(s["theory_x"], s["theory_rho"], "k--", lw=1.2, label="predicted bulk density")
+        for e in s.get("edges", []) or []:
+            ax.axvline(e, color="k", ls=":", lw=0.8)
+        ymax = ax.get_ylim()[1]
+        for value, tag in s["outliers"]:
+            color = "0.3" if tag is None else tag_colors[(tag - 1) % 10]
+            ax.axvline(value, color=color, lw=1.3)
+            ax.annotate("?" if tag is None else f"{tag}", (value, 0.92 * ymax), color=color, ha="center",
+                        fontsize=8, fontweight="bold", backgroundcolor="white")
+        ax.set_xlabel("eigenvalue")
+        ax.set_ylabel("density")
+        ax.set_title(fr"{s.get('input_model', '')} input, $\alpha$ = {s['alpha']:.2f} (n = {s['n']})")
+        ax.legend(loc="upper left")
+    if title:
+        fig.suptitle(title)
+    return save(fig, base)
+
+
+def draw_directions(cos2_tbl, thresholds: dict, after_tbl, stair_tbl, stair_theory: dict, base,
+                    title: str = "") -> list[Path]:
+    """Three panels: per-direction cos^2 against alpha (mean_band by i over 'alpha') with vertical lines at
+    ``thresholds`` {label: (alpha_i per i, linestyle)}; 1 - cos(theta_i) after the transition against n
+    (mean_band by i over 'n') with a 1/n guide; recovered count against n (mean_band over 'n') with the
+    predicted staircases ``stair_theory`` {label: (ns, m_n)}."""
+    fig, axes = plt.subplots(1, 3, figsize=(13.0, 3.6))
+    idx = sorted(cos2_tbl["i"].unique())
+    colors = dict(zip(idx, _colors(len(idx))))
+    ax = axes[0]
+    for i in idx:
+        band(ax, cos2_tbl[cos2_tbl["i"] == i], "alpha", colors[i], label=fr"$i$={i}")
+    for lab, (alphas, style) in thresholds.items():
+        for k, (i, a) in enumerate(zip(idx, alphas)):
+            if np.isfinite(a):
+                ax.axvline(a, color=colors[i], ls=style, lw=1, label=lab if k == 0 else None)
+    ax.axhline(0.5, color="0.5", lw=0.6)
+    ax.set_xlabel(r"$\alpha = \log n / \log d$")
+    ax.set_ylabel(r"$\cos^2\theta_i$")
+    ax.set_title("per-direction alignment; vertical lines: predicted thresholds")
+    ax.legend(ncol=2)
+    ax = axes[1]
+    guide_n = []
+    for i in idx:
+        sub = after_tbl[after_tbl["i"] == i]
+        if len(sub):
+            band(ax, sub, "n", colors[i], label=fr"$i$={i}")
+            guide_n.extend(sub["n"].tolist())
+    if guide_n:
+        nn = np.geomspace(min(guide_n), max(guide_n), 20)
+        ref = after_tbl["mean"].median() * np.median(guide_n)
+        ax.plot(nn, ref / nn, "k:", lw=1.2, label=r"$\propto 1/n$")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel("n")
+    ax.set_ylabel(r"$1 - |\cos\theta_i|$ (after the transition)")
+    ax.set_title("angular error after recovery")
+    ax.legend(ncol=2)
+    ax = axes[2]
+    band(ax, stair_tbl, "n", "k", label="measured (mean over seeds)")
+    for (lab, (ns, m)), style, color in zip(stair_theory.items(), ("--", ":", "-."), ("C3", "C0", "C2")):
+        ax.step(ns, m, where="post", ls=style, color=color, lw=1.3, label=lab)
+    ax.set_xscale("log")
+    ax.set_xlabel("n")
+    ax.set_ylabel(r"recovered count $\#\{i: \cos^2\theta_i > 1/2\}$")
+    ax.set_title(r"recovered directions vs predicted $m_n$")
+    ax.legend()
+    if title:
+        fig.suptitle(title)
+    return save(fig, base)
+
+
+def draw_baselines(tbl, marks: dict, base, title: str = "") -> list[Path]:
+    """NMSE against n per method, one axis per d; ``marks`` {d: [(n, label), ...]} vertical reference lines."""
+    ds = sorted(tbl["d"].unique())
+    fig, axes = plt.subplots(1, len(ds), figsize=(4.6 * len(ds), 3.6), squeeze=False)
+    names = {"hierarchical": "hierarchical spectral learner", "kernel": "kernel ridge (poly, rotation-inv.)",
+             "hermite_ridge": r"ridge on Hermite features, deg $\leq 2q$"}
+    for ax, d in zip(axes[0], ds):
+        sub = tbl[tbl["d"] == d]
+        for color, (method, g) in zip(_colors(3), sorted(sub.groupby("method"), key=lambda kv: kv[0])):
+            band(ax, g, "n", color, label=names.get(method, method))
+        for n, lab in marks.get(d, []):
+            ax.axvline(n, color="0.4", ls=":", lw=1)
+            ax.annotate(lab, (n, 0.02), xycoords=("data", "axes fraction"), rotation=90, fontsize=8, ha="right")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("n")
+        ax.set_ylabel("test NMSE = MSE / Var(y)")
+        ax.set_title(f"d = {d}")
+        ax.legend(loc="lower left")
+    if title:
+        fig.suptitle(title)
+    return save(fig, base)
+
+
+def draw_collapse(tbl, theory: list[dict], base, title: str = "", xlabel: str = r"$n / n_i$") -> list[Path]:
+    """cos^2 against n / n_i: tbl a mean_band table over 'x' grouped by (d, i); theory a list of
+    {x, y, label} curves."""
+    fig, ax = plt.subplots(figsize=(6.2, 4.2))
+    ds = sorted(tbl["d"].unique())
+    idx = sorted(tbl["i"].unique())
+    markers = dict(zip(ds, "osD^v<>p*h"))
+    colors = dict(zip(idx, _colors(len(idx))))
+    for d in ds:
+        for i in idx:
+            sub = tbl[(tbl["d"] == d) & (tbl["i"] == i)]
+            if len(sub):
+                ax.errorbar(sub["x"], sub["mean"], yerr=[sub["mean"] - sub["lo"], sub["hi"] - sub["mean"]],
+                            fmt=markers[d], ms=3.5, color=colors[i], alpha=0.8, lw=0.6, capsize=0)
+    for k, c in enumerate(theory):
+        ax.plot(c["x"], c["y"], "-", color="0.25", lw=0.9, alpha=0.6, label=c.get("label") if k == 0 else None)
+    for d in ds:
+        ax.plot([], [], markers[d], color="0.4", label=f"d = {d}")
+    for i in idx:
+        ax.plot([], [], "s", color=colors[i], label=fr"$i$ = {i}")
+    ax.axvline(1.0, color="0.5", ls=":", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(r"$\cos^2\theta_i$")
+    ax.legend(ncol=2, loc="upper left")
+    if title:
+        ax.set_title(title)
+    return save(fig, base)
+
+
+def draw_scaling(tbl, theory: dict, base, title: str = "") -> list[Path]:
+    """log NMSE against log(n / d^q) per gamma (a scaling_table), legend with fitted and predicted exponents;
+    theory {gamma: (x, y)} drawn dotted."""
+    fig, ax = plt.subplots(figsize=(6.2, 4.2))
+    gammas = sorted(tbl["gamma"].unique())
+    for color, gm in zip(_colors(len(gammas)), gammas):
+        sub = tbl[tbl["gamma"] == gm]
+        fit, pred = float(sub["fitted"].iloc[0]), float(sub["predicted"].iloc[0])
+        pred_s = f"{pred:+.2f}" if np.isfinite(pred) else "none (γ ≤ 1/2)"
+        band(ax, sub, "x", color, label=fr"$\gamma$={gm:g}: fitted {fit:+.2f}, predicted {pred_s}")
+        if gm in theory:
+            _theory_line(ax, *theory[gm], color=color, style=":")
+            if "fit_from" in sub.columns and np.isfinite(sub["fit_from"].iloc[0]):
+                ax.plot([sub["fit_from"].iloc[0]], [np.interp(sub["fit_from"].iloc[0], sub["x"], sub["mean"])], "|",
+                        color=color, ms=12, mew=2)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"$n / d^q$")
+    ax.set_ylabel("test NMSE")
+    ax.legend(loc="lower left")
+    if title:
+        ax.set_title(title)
+    return save(fig, base)

@@ -1,0 +1,118 @@
+"""Which sweeps the figures need, per scale, as plain grid mappings for the sweep engine
+(`sims.sweep.run_sweep(grid, out)`, resumable), and the baseline runs (resumable per (d, seed) shard).
+
+Scales:
+- quick: d = 20 (D = 210, d1 = 4) for fig2-5, alpha up to 4; collapse adds d = 14, 28; baselines at d = 10.
+  Within 10 minutes on 2 cores, every sweep and figure included.
+- cpu:   d = 40 (D = 820, d1 = 6), 4-5 seeds; collapse d = 24..56; baselines d = 10, 14. Within 2 hours.
+- paper: d = 400 (D = 80200, d1 = 20) with the matrix-free engine (a GPU machine); spectra are not kept at this
+  D, so fig2's spectrum panels need a dense side sweep.
+`main_ge` runs fig2's configuration in the Gaussian-equivalent input model, where the finite-size theory applies.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from hierarchical_model._validation import check_choice
+
+__all__ = ["SCALES", "sweeps", "baseline_recipe", "FIGURE_SWEEPS", "run_baselines_recipe", "theory_settings"]
+
+SCALES = ("quick", "cpu", "paper")
+_MAIN = {"q": 2, "eps": 0.5, "gamma": 0.4, "g": "id"}
+_OTHER_GAMMAS = [0.0, 0.2, 0.6, 0.8, 1.0]
+
+_SWEEPS = {
+    "quick": {
+        "main": {**_MAIN, "d": 20, "seeds": "0-2", "alphas": "1.5:4.0:0.125", "n_test": 4000},
+        "main_ge": {**_MAIN, "d": 20, "seeds": "0-1", "alphas": "1.5:4.0:0.25", "n_test": 4000,
+                    "input_model": "gaussian_equivalent"},
+        "gammas": {**_MAIN, "gamma": _OTHER_GAMMAS, "d": 20, "seeds": "0-1", "alphas": "1.5:4.0:0.25", "n_test": 4000},
+        "tanh": {**_MAIN, "g": "tanh", "d": 20, "seeds": "0-2", "alphas": "1.5:4.0:0.25", "n_test": 4000},
+        "collapse": {**_MAIN, "d": [14, 28], "seeds": "0-1", "alphas": "2.0:3.75:0.25", "n_test": 4000},
+    },
+    "cpu": {
+        "main": {**_MAIN, "d": 40, "seeds": "0-4", "alphas": "1.5:3.6:0.1", "n_test": 10000},
+        "main_ge": {**_MAIN, "d": 40, "seeds": "0-3", "alphas": "1.5:3.6:0.1", "n_test": 10000,
+                    "input_model": "gaussian_equivalent"},
+        "gammas": {**_MAIN, "gamma": _OTHER_GAMMAS, "d": 40, "seeds": "0-3", "alphas": "1.5:3.6:0.15", "n_test": 10000},
+        "tanh": {**_MAIN, "g": "tanh", "d": 40, "seeds": "0-4", "alphas": "1.5:3.6:0.1", "n_test": 10000},
+        "collapse": {**_MAIN, "d": [24, 32, 56], "seeds": "0-2", "alphas": "2.0:3.5:0.125", "n_test": 10000},
+    },
+    "paper": {
+        "main": {**_MAIN, "d": 400, "seeds": "0-4", "alphas": "1.5:3.2:0.1", "n_test": 20000, "engine": "matrix_free"},
+        "main_ge": {**_MAIN, "d": 400, "seeds": "0-4", "alphas": "1.5:3.2:0.1", "n_test": 20000, "engine": "matrix_free",
+                    "input_model": "gaussian_equivalent"},
+        "gammas": {**_MAIN, "gamma": _OTHER_GAMMAS, "d": 400, "seeds": "0-4", "alphas": "1.5:3.2:0.1", "n_test": 20000,
+                   "engine": "matrix_free"},
+        "tanh": {**_MAIN, "g": "tanh", "d": 400, "seeds": "0-4", "alphas": "1.5:3.2:0.1", "n_test": 20000,
+                 "engine": "matrix_free"},
+        "collapse": {**_MAIN, "d": [100, 200], "seeds": "0-2", "alphas": "2.0:3.3:0.1", "n_test": 20000},
+    },
+}
+
+_BASELINES = {
+    "quick": {"d": [10], "ns": [50, 100, 200, 400, 800, 1600, 3200, 6400, 12800], "seeds": [0, 1],
+              "kernel_memory_gb": 0.3, "n_test": 4000},
+    "cpu": {"d": [10, 14], "ns": [50, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 102400],
+            "seeds": [0, 1, 2], "kernel_memory_gb": 2.0, "n_test": 10000},
+    "paper": {"d": [12, 16], "ns": [100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 102400, 204800, 409600],
+              "seeds": [0, 1, 2, 3, 4], "kernel_memory_gb": 12.0, "n_test": 20000},
+}
+
+# theory: Monte Carlo size of the label law and points of the n grid per curve
+_THEORY = {"quick": {"n_mc": 40_000, "theory_points": 10}, "cpu": {"n_mc": 200_000, "theory_points": 16},
+           "paper": {"n_mc": 400_000, "theory_points": 20}}
+
+# the sweeps each figure reads (all of them sit under one results root)
+FIGURE_SWEEPS = {"fig2": ["main", "main_ge"], "fig3": ["main", "gammas"], "fig4": ["main"], "fig5": ["tanh"],
+                 "baselines": ["baselines"], "collapse": ["main", "collapse"], "scaling": ["main", "gammas"]}
+
+
+def sweeps(scale: str) -> dict:
+    """{sweep name: grid mapping} of a scale (fresh copies: callers may modify them)."""
+    check_choice("scale", scale, SCALES)
+    return {k: dict(v) for k, v in _SWEEPS[scale].items()}
+
+
+def baseline_recipe(scale: str) -> dict:
+    """The baselines' input dimensions, sample sizes, seeds, kernel memory budget and test size of a scale."""
+    check_choice("scale", scale, SCALES)
+    return {**_MAIN, **{k: (list(v) if isinstance(v, list) else v) for k, v in _BASELINES[scale].items()}}
+
+
+def theory_settings(scale: str) -> dict:
+    check_choice("scale", scale, SCALES)
+    return dict(_THEORY[scale])
+
+
+def run_baselines_recipe(recipe: dict, out, log=print) -> list[Path]:
+    """Run `hierarchical_model.baselines.run_baselines` for every (d, seed) of ``recipe`` into
+    OUT/baselines-d{d}-s{seed}.parquet; shards already on disk are kept (resumable). Returns the shard paths."""
+    import time
+
+    import pandas as pd
+
+    import hierarchical_model as hm
+    from hierarchical_model.baselines import run_baselines
+    from sims.store import atomic_write_bytes
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for d in recipe["d"]:
+        cfg = hm.TeacherConfig(d=d, q=recipe["q"], eps=recipe["eps"], gamma=recipe["gamma"], g=recipe["g"])
+        for seed in recipe["seeds"]:
+            path = out / f"baselines-d{d}-s{seed}.parquet"
+            paths.append(path)
+            if path.exists():
+                continue
+            t0 = time.perf_counter()
+            recs = run_baselines(cfg, recipe["ns"], seed, n_test=recipe["n_test"], memory_gb=recipe["kernel_memory_gb"])
+            buf = io.BytesIO()
+            pd.DataFrame(recs).to_parquet(buf, index=False)
+            atomic_write_bytes(path, buf.getvalue())
+            log(f"baselines d={d} seed={seed}: {len(recs)} fits in {time.perf_counter() - t0:.1f}s -> {path}")
+    return paths
+

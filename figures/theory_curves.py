@@ -1,0 +1,124 @@
+"""Theory overlays of the figures: the finite-size prediction (`theory.finite_size.predict`), the bulk
+density of C (`theory.resolvent`) and the paper's asymptotic thresholds and staircase (`theory.asymptotics`),
+evaluated on a coarse grid of n and cached on disk (the finite-size prediction costs seconds per n).
+
+Every function returns plain numpy arrays / dicts, so `figures.data` and `figures.draw` never import theory.
+The theory is the Gaussian-equivalent model's (see theory/finite_size.py, "Scope"); the figures' data are
+whatever input model the sweep ran.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .data import crossing
+
+__all__ = ["theory_grid", "finite_size_curves", "finite_size_thresholds_from", "bulk_density",
+           "naive_thresholds", "staircase", "asymptotic_mse", "available", "DEFAULT_N_MC"]
+
+DEFAULT_N_MC = 100_000
+
+
+def theory_grid(n_min: float, n_max: float, points: int = 12) -> list[int]:
+    """A geometric grid of ``points`` sample sizes from n_min to n_max (distinct integers)."""
+    if not (0 < n_min <= n_max):
+        raise ValueError(f"n range [{n_min}, {n_max}] is not allowed: must satisfy 0 < n_min <= n_max")
+    return sorted({int(round(v)) for v in np.geomspace(n_min, n_max, points)})
+
+
+def _cache_path(cache_dir, payload: dict) -> Path | None:
+    if cache_dir is None:
+        return None
+    key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+    return Path(cache_dir) / f"{payload['kind']}-{key}.npz"
+
+
+def _cached(cache_dir, payload, compute):
+    path = _cache_path(cache_dir, payload)
+    if path is not None and path.exists():
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    out = {k: np.asarray(v) for k, v in compute().items()}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, **out)
+        tmp.replace(path)
+    return out
+
+
+def finite_size_curves(config, ns, lam=None, n_mc: int = DEFAULT_N_MC, cache_dir=None) -> dict:
+    """`theory.finite_size.predict` on ``ns``: ns, qh (N,), cos2 (N, d1), mse (N,), recovered (N,),
+    outliers (N, d1), bulk_edges (N, 2). ``lam`` default: the seed-0 teacher's signed lambda."""
+    from theory.finite_size import predict
+
+    ns = [int(n) for n in ns]
+    lam_list = None if lam is None else [float(v) for v in lam]
+    payload = {"kind": "predict", "config": config.to_dict(), "ns": ns, "lam": lam_list, "n_mc": n_mc}
+
+    def compute():
+        p = predict(config, ns, lam=lam, n_mc=n_mc)
+        return {"ns": np.asarray(p.ns), "qh": p.qh, "cos2": p.cos2, "mse": p.mse_pred, "recovered": p.recovered,
+                "outliers": p.outliers, "bulk_edges": p.bulk_edges}
+
+    return _cached(cache_dir, payload, compute)
+
+
+def finite_size_thresholds_from(curves: dict, level: float = 0.5) -> np.ndarray:
+    """Per direction, the n where the predicted cos^2 first reaches ``level`` (log-interpolated on the
+    curves' grid; NaN when not reached on it)."""
+    return np.array([crossing(curves["ns"], curves["cos2"][:, i], level) for i in range(curves["cos2"].shape[1])])
+
+
+def bulk_density(config, n: int, x, lam=None, n_mc: int = DEFAULT_N_MC, cache_dir=None) -> dict:
+    """Limiting eigenvalue density of C's noise bulk at the points x (c = D/n, the label law truncated to the
+    range n samples cover, as in `theory.finite_size.predict_n`), and its edges."""
+    from theory.resolvent import bulk_edges, density, label_law
+
+    x = np.asarray(x, np.float64)
+    payload = {"kind": "density", "config": config.to_dict(), "n": int(n), "x": [float(v) for v in x],
+               "lam": None if lam is None else [float(v) for v in lam], "n_mc": n_mc}
+
+    def compute():
+        law = label_law(config, lam, n_mc=n_mc).truncated(int(n))
+        c = config.D / n
+        return {"x": x, "rho": density(x, c, law), "edges": np.asarray(bulk_edges(c, law))}
+
+    return _cached(cache_dir, payload, compute)
+
+
+def naive_thresholds(config) -> np.ndarray:
+    """The paper's thresholds with our constants, n_i = D E[y^2] / theta_i^2 (`theory.asymptotics`)."""
+    from theory.asymptotics import naive_thresholds as nt
+
+    return np.asarray(nt(config), float)
+
+
+def staircase(ns, thresholds) -> np.ndarray:
+    """Corollary 3.1's m_n = #{i: n_i <= n} at every n."""
+    from theory.asymptotics import recovered_count
+
+    return np.asarray(recovered_count(np.asarray(ns, float), np.asarray(thresholds, float)))
+
+
+def asymptotic_mse(ns, config) -> np.ndarray:
+    """Theorem 3.2 with finite d (`theory.asymptotics.mse_tail`, naive thresholds): tail energy + O(1/n)."""
+    from theory.asymptotics import mse_tail
+
+    return np.asarray(mse_tail(np.asarray(ns, float), config), float)
+
+
+def available() -> bool:
+    """True when the theory package imports (figures fall back to data only otherwise)."""
+    try:
+        import theory.asymptotics  # noqa: F401
+        import theory.finite_size  # noqa: F401
+        import theory.resolvent  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
