@@ -205,6 +205,10 @@ def check_corollary_3_1(df: pd.DataFrame, thresholds=None, ci: float = 0.9, rtol
     Expected 1/(2 gamma). Also reported: m_emp / m_pred at each n, m_pred = `recovered_count` of ``thresholds``
     (default: the naive BBP thresholds)."""
     config, ci, rtol, n_boot, seed = _setup(df, ci, rtol, n_boot, seed)
+    statement = "Corollary 3.1: m_n ~ (Z_gamma^2 n / D)^(1/(2 gamma))"
+    if config.gamma <= 0:
+        return Verdict("corollary_3_1_count", statement, "inconclusive", summary="corollary_3_1_count: gamma = 0 "
+                       "(equal weights, every direction has one threshold) has no power law -> inconclusive")
     seeds, ns, cube = seed_cube(df, "recovered")
     full = np.nanmean(cube[..., 0], axis=0)
     boot = bootstrap_seed_means(cube[..., 0], n_boot, seed)
@@ -216,7 +220,7 @@ def check_corollary_3_1(df: pd.DataFrame, thresholds=None, ci: float = 0.9, rtol
         m_pred = recovered_count(ns, thresholds)
         extra.update(m_pred=[int(v) for v in m_pred],
                      ratio=[float(a / b) if b > 0 else math.nan for a, b in zip(full, m_pred)])
-    return _exponent_verdict("corollary_3_1_count", "Corollary 3.1: m_n ~ (Z_gamma^2 n / D)^(1/(2 gamma))", ns,
+    return _exponent_verdict("corollary_3_1_count", statement, ns,
                              full + 0.5, boot + 0.5, window, 1.0 / (2.0 * config.gamma), ci, rtol, seeds.size,
                              "recovered-count", extra)
 
