@@ -85,7 +85,7 @@ def test_corollary_3_1(count_gamma, status):
     assert v.status == status, v.summary
     assert v.fitted["exponent"] == pytest.approx(1 / (2 * count_gamma), rel=0.15)
     assert len(v.fitted["ratio"]) == df["n"].nunique()
-    assert checks.check_corollary_3_1(synthetic_table(gamma=0.0), **FAST).status == "inconclusive"
+    assert checks.check_corollary_3_1(synthetic_table(gamma=0.0, mse_exponent=0.0), **FAST).status == "inconclusive"
 
 
 @pytest.mark.parametrize("gamma", [0.8, 0.3])
