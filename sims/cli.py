@@ -11,7 +11,7 @@ import importlib
 import sys
 
 # Sub-command modules, in the order `hmodel --help` lists them.
-COMMANDS = ["sims.cmd_run", "sims.cmd_sweep", "sims.cmd_status", "sims.cmd_theory", "sims.cmd_figure", "sims.cmd_reproduce", "sims.cmd_check"]
+COMMANDS = ["sims.cmd_run", "sims.cmd_sweep", "sims.cmd_status", "sims.cmd_theory", "sims.cmd_figure", "sims.cmd_reproduce", "sims.cmd_check", "sims.cmd_bench"]
 
 
 class UsageError(ValueError):

@@ -1,0 +1,332 @@
+"""Benchmark suite (issue 6): our engines against the machine's peak, the field's reference algorithm
+(MODEL.md section 6) and plain numpy/scipy, measured in one process on the machine it runs on.
+
+  a  the float32 GEMM peak through JAX (the limit)
+  b  dense accumulation of C (q = 2): effective GFLOP/s = 2 B D^2 per batch (the full product's flops,
+     although only the upper block triangle is computed), as a fraction of (a); and one eigen-solve
+  c  the nested dense sweep (hm.run_path, all alphas on one stream), wall time and its split
+  d  the field's streaming subspace iteration on the same sizes (sims/bench_baselines.py)
+  e  plain numpy (C in float64 + numpy.linalg.eigh: also the float64 ground truth of q_h) and
+     scipy.sparse.linalg.eigsh on a LinearOperator
+  f  the matrix-free engine at a size where dense C is out of reach: time per pass and peak resident
+     memory (a subprocess), against the footprint of the batch and the Krylov blocks
+
+Accuracy: q_h (MODEL.md section 3) per alpha of (c), (d), (e-eigsh) against the float64 ground truth.
+Nothing here is CPU-specific: every kernel is the library's JAX code on the default backend.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["BenchPlan", "FULL", "QUICK", "run_bench", "format_table", "TARGETS"]
+
+TARGETS = {"accumulation_fraction": 0.5, "accumulation_min_D": 1000, "sweep_seconds": 60.0, "speedup": 5.0,
+           "qh_tolerance": 0.01, "memory_ratio": 2.0}
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    peak_n: int                # square GEMM size of (a)
+    acc_ds: tuple              # d of the accumulation rows (b), q = 2
+    acc_batches: int           # timed batches per row of (b)
+    sweep_d: int               # the nested sweep (c), (d), (e)
+    alphas: tuple
+    eigsh_max_n: int           # (e-eigsh) is run only at n <= this (ARPACK: one full pass per matvec)
+    mf_d: int                  # (f)
+    mf_n: int
+    mf_passes: int
+    n_test: int = 10000        # test samples per point of the sweep (hm.run_path's default)
+    eps: float = 0.5
+    gamma: float = 0.4
+    g: str = "tanh"
+    seed: int = 0
+
+
+def _alphas(lo, hi, step):
+    return tuple(round(lo + i * step, 6) for i in range(int(round((hi - lo) / step)) + 1))
+
+
+FULL = BenchPlan(peak_n=4096, acc_ds=(40, 60, 100), acc_batches=4, sweep_d=60, alphas=_alphas(1.0, 3.5, 0.1),
+                 eigsh_max_n=30_000, mf_d=200, mf_n=60_000, mf_passes=5)
+QUICK = BenchPlan(peak_n=1024, acc_ds=(20,), acc_batches=1, sweep_d=12, alphas=(2.0, 3.0),
+                  eigsh_max_n=200, mf_d=20, mf_n=2_000, mf_passes=5, n_test=2000)
+
+
+def _timed(f, reps: int = 1):
+    """Best wall time of ``reps`` calls after one warm-up call (compilation excluded)."""
+    jax.block_until_ready(f())
+    best = math.inf
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        jax.block_until_ready(f())
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+# ---- (a) -----------------------------------------------------------------------------------------
+def measure_peak(N: int) -> dict:
+    """Float32 GEMM peak: jitted F^T F with F (N, N), the best of three."""
+    F = jax.random.normal(jax.random.key(0), (N, N), jnp.float32)
+    gemm = jax.jit(lambda F: F.T @ F)
+    s = _timed(lambda: gemm(F), reps=3)
+    return {"N": N, "seconds": s, "gflops": 2 * N**3 / s / 1e9}
+
+
+# ---- (b) -----------------------------------------------------------------------------------------
+def measure_accumulation(d: int, batches: int, eps: float, seed: int = 0) -> dict:
+    """The dense engine's accumulation kernel on pre-generated batches, data generation timed apart."""
+    import hierarchical_model as hm
+    from hierarchical_model.engines import _column_blocks, _dense_kernels, choose_batch_chunks, dense_top
+
+    t = hm.Teacher(hm.TeacherConfig(d=d, eps=eps, g="tanh"), seed)
+    D, bc = t.D, choose_batch_chunks(t.D)
+    B = bc * 256
+    acc_fn, _, assemble, zeros = _dense_kernels(t.features)
+    data = [t.chunks("train", b * bc, bc) for b in range(batches)]
+    state = {"acc": zeros()}
+
+    def run_acc():
+        for X, y in data:
+            state["acc"], _ = acc_fn(state["acc"], X, y)
+        return state["acc"]
+
+    s_acc = _timed(run_acc, reps=2) / batches
+    s_gen = _timed(lambda: t.chunks("train", 0, bc), reps=2)
+    nb = len(_column_blocks(D))
+    C = np.asarray(assemble(state["acc"])) / (batches * B * 3)
+    s_eig = _timed(lambda: dense_top(C, t.d1, True)[0])
+    return {"d": d, "D": D, "B": B, "blocks": nb, "seconds_per_batch": s_acc,
+            "gflops_effective": 2 * B * D * D / s_acc / 1e9,
+            "gflops_executed": 2 * B * D * D * (nb + 1) / (2 * nb) / s_acc / 1e9,
+            "generation_seconds_per_batch": s_gen, "eigen_seconds": s_eig}
+
+
+# ---- (c) -----------------------------------------------------------------------------------------
+def _sweep_ns(plan):
+    ns = sorted({round(plan.sweep_d ** a) for a in plan.alphas})
+    return ns
+
+
+def measure_sweep(plan) -> tuple[dict, object]:
+    import hierarchical_model as hm
+
+    cfg = hm.TeacherConfig(d=plan.sweep_d, eps=plan.eps, gamma=plan.gamma, g=plan.g)
+    ns = _sweep_ns(plan)
+    t0 = time.perf_counter()
+    res = hm.run_path(cfg, ns, plan.seed, n_test=plan.n_test, engine="dense")
+    wall = time.perf_counter() - t0
+    split = {k: sum(r.timings.get(k, 0.0) for r in res) for k in ("layer1", "layer2_readout", "test")}
+    return {"d": plan.sweep_d, "D": cfg.D, "d1": cfg.latent, "ns": ns, "seconds": wall, "split": split,
+            "qh": [r.qh for r in res]}, hm.Teacher(cfg, plan.seed)
+
+
+# ---- (f) -----------------------------------------------------------------------------------------
+_MF_CHILD = r"""
+import json, resource, sys, time
+def rss(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+import jax, jax.numpy as jnp
+import hierarchical_model as hm
+from hierarchical_model.engines import (LabelTransform, StreamSource, block_krylov_eigsh, choose_batch_chunks,
+                                        matrix_free_operator)
+d, n, passes, eps = (float(a) if i == 3 else int(a) for i, a in enumerate(sys.argv[1:5]))
+t = hm.Teacher(hm.TeacherConfig(d=d, eps=eps, g="tanh"), 0)
+bc = choose_batch_chunks(t.D)
+src = StreamSource(t, "train", n, 0, bc)
+k = t.d1 + 10
+base = rss("VmRSS")
+# warm-up on one batch: compiles the kernels of the same shapes
+block_krylov_eigsh(matrix_free_operator(t.features, src, LabelTransform(), src.batch_size), t.D, t.d1,
+                   max_passes=passes, key=jax.random.key(1))
+warm = rss("VmRSS")
+try:
+    open("/proc/self/clear_refs", "w").write("5")  # reset the high-water mark: peak of the passes alone
+    reset = True
+except OSError:
+    reset = False
+counter = {}
+t0 = time.perf_counter()
+block_krylov_eigsh(matrix_free_operator(t.features, src, LabelTransform(), n, counter), t.D, t.d1,
+                   max_passes=passes, key=jax.random.key(1))
+wall = time.perf_counter() - t0
+print(json.dumps({"d": d, "D": t.D, "n": n, "k": k, "B": src.batch_size, "passes": counter["passes"],
+                  "seconds": wall, "rss_base": base, "rss_warm": warm, "peak": rss("VmHWM"), "hwm_reset": reset}))
+"""
+
+
+def krylov_footprint(D: int, k: int, depth: int, B: int, d: int) -> dict:
+    """Bytes the matrix-free solve must hold: the Krylov basis and its images (depth + 1 blocks each,
+    float64) and one batch: inputs (B, d), the (B, k, d) contraction and the (k, d, d) tensors, float32."""
+    krylov = 2 * (depth + 1) * D * k * 8
+    batch = 4 * (B * d + 2 * B + B * k * d + 2 * k * d * d)
+    return {"krylov": krylov, "batch": batch, "total": krylov + batch}
+
+
+def measure_matrix_free(plan) -> dict:
+    cmd = [sys.executable, "-c", _MF_CHILD, str(plan.mf_d), str(plan.mf_n), str(plan.mf_passes), str(plan.eps)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    fp = krylov_footprint(r["D"], r["k"], 4, r["B"], r["d"])
+    r.update(seconds_per_pass=r["seconds"] / r["passes"], footprint=fp,
+             extra=r["peak"] - r["rss_warm"], extra_with_compile=r["peak"] - r["rss_base"])
+    r["ratio"] = r["extra"] / fp["total"]
+    return r
+
+
+# ---- the suite -----------------------------------------------------------------------------------
+def machine_info() -> dict:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
+    return {"backend": jax.default_backend(), "devices": [str(dv) for dv in jax.devices()],
+            "cpu_count": os.cpu_count(), "jax": jax.__version__, "numpy": np.__version__,
+            "platform": platform.platform(), "loadavg_start": list(load),
+            "time_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
+
+
+def run_bench(plan: BenchPlan, log=None) -> dict:
+    """Every measurement of the suite; ``log(section, partial_result)`` is called after each section."""
+    from .bench_baselines import numpy_dense_path, reference_subspace_iteration, scipy_eigsh
+
+    out = {"plan": asdict(plan), "machine": machine_info(), "targets": TARGETS}
+
+    def done(key, value):
+        out[key] = value
+        if log is not None:
+            log(key, out)
+
+    done("peak", measure_peak(plan.peak_n))
+    done("accumulation", [measure_accumulation(d, plan.acc_batches, plan.eps) for d in plan.acc_ds])
+    sweep, teacher = measure_sweep(plan)
+    done("sweep", sweep)
+    ns = sweep["ns"]
+    done("numpy", numpy_dense_path(teacher, ns, plan.seed))
+    done("reference", reference_subspace_iteration(teacher, ns, plan.seed))
+    small = [n for n in ns if n <= plan.eigsh_max_n]
+    eig = scipy_eigsh(teacher, small, plan.seed)
+    eig["ns"] = small
+    done("eigsh", eig)
+    done("matrix_free", measure_matrix_free(plan))
+    out["machine"]["loadavg_end"] = list(os.getloadavg())
+    out["summary"] = summarize(out)
+    return out
+
+
+def summarize(r: dict) -> dict:
+    """Ratios and targets from the raw measurements."""
+    peak = r["peak"]["gflops"]
+    truth = np.asarray(r["numpy"]["qh"])
+    sw, ref, eig = r["sweep"], r["reference"], r["eigsh"]
+    m = len(eig["qh"])
+    dq = {"sweep": float(np.max(np.abs(np.asarray(sw["qh"]) - truth))),
+          "reference": float(np.max(np.abs(np.asarray(ref["qh"]) - truth))),
+          "eigsh": float(np.max(np.abs(np.asarray(eig["qh"]) - truth[:m]))) if m else math.nan}
+    # eigsh's full-sweep time: measured sizes, plus an extrapolation (matvecs x n x the measured cost
+    # per sample and matvec) for the sizes above eigsh_max_n
+    per_sample = sum(eig["seconds_per_n"]) / max(1, sum(c * n for c, n in zip(eig["matvecs"], eig["ns"])))
+    mv = float(np.median(eig["matvecs"])) if m else math.nan
+    rest = [n for n in sw["ns"] if n > r["plan"]["eigsh_max_n"]]
+    eig_full = eig["seconds"] + mv * per_sample * sum(rest)
+    fracs = {a["D"]: a["gflops_effective"] / peak for a in r["accumulation"]}
+    big = [f for D, f in fracs.items() if D >= TARGETS["accumulation_min_D"]]
+    tol = TARGETS["qh_tolerance"]
+    return {
+        "accumulation_fraction": fracs,
+        "speedup_vs_reference": ref["seconds"] / sw["seconds"],
+        "speedup_vs_numpy": r["numpy"]["seconds"] / sw["seconds"],
+        "eigsh_seconds_full_estimate": eig_full, "eigsh_extrapolated": bool(rest),
+        "speedup_vs_eigsh": eig_full / sw["seconds"],
+        "max_abs_dqh": dq,
+        "met": {
+            "b_accumulation": bool(big) and min(big) >= TARGETS["accumulation_fraction"],
+            "c_sweep_seconds": sw["seconds"] <= TARGETS["sweep_seconds"],
+            "c_accuracy": dq["sweep"] <= tol,
+            "c_vs_d": ref["seconds"] / sw["seconds"] >= TARGETS["speedup"],
+            "c_vs_e_numpy": r["numpy"]["seconds"] / sw["seconds"] >= TARGETS["speedup"],
+            "c_vs_e_eigsh": eig_full / sw["seconds"] >= TARGETS["speedup"],
+            "f_memory": r["matrix_free"]["ratio"] <= TARGETS["memory_ratio"],
+        },
+    }
+
+
+# ---- the table -----------------------------------------------------------------------------------
+def _yn(ok):
+    return "yes" if ok else "NO"
+
+
+def format_table(r: dict) -> str:
+    s, mc, peak = r["summary"], r["machine"], r["peak"]["gflops"]
+    met = s["met"]
+    sw, ref, npy, eig, mf = r["sweep"], r["reference"], r["numpy"], r["eigsh"], r["matrix_free"]
+    T = TARGETS
+    rows = [("a", f"float32 GEMM peak, JAX ({r['peak']['N']}^3)", f"{peak:8.1f} GFLOP/s", "1.00 (the limit)", "", "")]
+    for a in r["accumulation"]:
+        frac = a["gflops_effective"] / peak
+        target = f">= {T['accumulation_fraction']:.2f}" if a["D"] >= T["accumulation_min_D"] else "(D < 1000)"
+        ok = _yn(frac >= T["accumulation_fraction"]) if a["D"] >= T["accumulation_min_D"] else ""
+        rows.append(("b", f"dense accumulation d={a['d']} D={a['D']} B={a['B']}",
+                     f"{a['gflops_effective']:8.1f} GFLOP/s", f"{frac:.2f} of (a)", target, ok))
+        rows.append(("", f"  executed {a['gflops_executed']:.0f} GFLOP/s ({a['blocks']} col. blocks), "
+                         f"data gen {a['generation_seconds_per_batch'] / a['seconds_per_batch']:.0%}, eig {a['eigen_seconds']:.2f} s",
+                     "", "", "", ""))
+    nd = f"d={sw['d']} D={sw['D']} d1={sw['d1']}, {len(sw['ns'])} alphas"
+    sp = sw["split"]
+    rows.append(("c", f"nested dense sweep (ours) {nd}", f"{sw['seconds']:8.1f} s", "1.00",
+                 f"<= {T['sweep_seconds']:.0f} s", _yn(met["c_sweep_seconds"])))
+    rows.append(("", f"  layer1 {sp['layer1']:.1f} s, layer2+readout {sp['layer2_readout']:.1f} s, test {sp['test']:.1f} s",
+                 "", "", "", ""))
+    rows.append(("d", f"field's subspace iteration (JAX) k=d1+{ref['k'] - sw['d1']}, {ref['passes_per_n']} passes/n",
+                 f"{ref['seconds']:8.1f} s", f"{s['speedup_vs_reference']:.1f}x (c)", f">= {T['speedup']:.0f}x",
+                 _yn(met["c_vs_d"])))
+    rows.append(("e", "numpy C (float64) + numpy.linalg.eigh, nested",
+                 f"{npy['seconds']:8.1f} s", f"{s['speedup_vs_numpy']:.1f}x (c)", f">= {T['speedup']:.0f}x",
+                 _yn(met["c_vs_e_numpy"])))
+    est = " (extrap.)" if s["eigsh_extrapolated"] else ""
+    rows.append(("e", f"scipy eigsh(LinearOperator), {len(eig['ns'])} sizes measured{est}",
+                 f"{s['eigsh_seconds_full_estimate']:8.1f} s", f"{s['speedup_vs_eigsh']:.1f}x (c)",
+                 f">= {T['speedup']:.0f}x", _yn(met["c_vs_e_eigsh"])))
+    dq = s["max_abs_dqh"]
+    rows.append(("acc", "max |q_h - q_h(float64 numpy)|: ours / field / eigsh",
+                 f"{dq['sweep']:.1e}", f"{dq['reference']:.1e} / {dq['eigsh']:.1e}", f"<= {T['qh_tolerance']}",
+                 _yn(met["c_accuracy"])))
+    rows.append(("f", f"matrix-free d={mf['d']} D={mf['D']} k={mf['k']} n={mf['n']}",
+                 f"{mf['seconds_per_pass']:8.2f} s/pass", f"{mf['n'] / mf['seconds_per_pass'] / 1e3:.0f}k samples/s", "", ""))
+    rows.append(("f", f"  peak RSS {mf['peak'] / 2**20:.0f} MiB (runtime {mf['rss_warm'] / 2**20:.0f} MiB), "
+                      f"footprint {mf['footprint']['total'] / 2**20:.1f} MiB",
+                 f"{mf['extra'] / 2**20:8.1f} MiB", f"{mf['ratio']:.2f}x footprint", f"<= {T['memory_ratio']:.0f}x",
+                 _yn(met["f_memory"])))
+    w = [max(len(row[i]) for row in rows) for i in range(6)]
+    head = (f"hmodel bench  {mc['time_utc']} UTC  backend={mc['backend']} cpus={mc['cpu_count']} jax={mc['jax']}  "
+            f"load avg {' '.join(f'{v:.2f}' for v in mc['loadavg_start'])} -> "
+            f"{' '.join(f'{v:.2f}' for v in mc.get('loadavg_end', [math.nan] * 3))}")
+    hdr = ("", "measure", "value", "ratio", "target", "met")
+    lines = [head, "  ".join(h.ljust(wi) for h, wi in zip(hdr, w)), "  ".join("-" * wi for wi in w)]
+    lines += ["  ".join(c.ljust(wi) for c, wi in zip(row, w)).rstrip() for row in rows]
+    lines.append("")
+    lines.append("q_h per alpha: float64 truth | ours (c) | field (d) | eigsh (e)")
+    truth = npy["qh"]
+    for i, n in enumerate(sw["ns"]):
+        e = f"{eig['qh'][i]:.4f}" if i < len(eig["qh"]) else "   -  "
+        lines.append(f"  alpha={math.log(n) / math.log(sw['d']):.2f} n={n:>8d}  {truth[i]:.4f} | {sw['qh'][i]:.4f} | "
+                     f"{ref['qh'][i]:.4f} | {e}")
+    return "\n".join(lines)
+
+
+def write_json(result: dict, path: str) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(result, f, indent=1, default=float)
+    os.replace(tmp, path)
