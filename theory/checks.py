@@ -29,8 +29,8 @@ from hierarchical_model._validation import check_float, check_int
 from hierarchical_model.links import LINK_NAMES
 
 from .asymptotics import naive_thresholds, recovered_count
-from .thresholds import (REQUIRED_COLUMNS, _quiet, bootstrap_seed_means, check_columns, config_of,
-                         empirical_thresholds, percentile_ci, seed_cube, split_configs, threshold_table)
+from .thresholds import (REQUIRED_COLUMNS, _quiet, bootstrap_seed_means, check_columns, config_of, first_crossing,
+                         percentile_ci, seed_cube, split_configs, threshold_table)
 
 __all__ = ["Verdict", "judge_exponent", "log_slopes", "check_theorem_3_1", "check_non_recovery",
            "check_corollary_3_1", "check_theorem_3_2", "run_checks", "check_results"]
@@ -132,7 +132,8 @@ def check_theorem_3_1(df: pd.DataFrame, after: float = 2.0, metric: str = "ang_e
     with _quiet():
         full = np.nanmean(cube, axis=0)  # (N, k)
     boot = bootstrap_seed_means(cube, n_boot, seed)  # (B, N, k)
-    n_emp = empirical_thresholds(df, n_boot=1, seed=seed)["n_emp"].to_numpy()
+    with _quiet():
+        n_emp = first_crossing(ns, np.nanmean(seed_cube(df, "cos2")[2], axis=0).T)  # empirical thresholds
     slopes, slopes_boot, used = {}, [], []
     for k in range(full.shape[1]):
         window = ns >= after * n_emp[k] if math.isfinite(n_emp[k]) else np.zeros(ns.size, bool)

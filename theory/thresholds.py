@@ -38,7 +38,8 @@ def check_columns(df: pd.DataFrame, needed=REQUIRED_COLUMNS) -> None:
         raise ValueError(f"results={type(df).__name__} is not allowed: must be a pandas DataFrame")
     missing = [c for c in needed if c not in df.columns]
     if missing:
-        raise ValueError(f"results table lacks column(s) {', '.join(missing)}: the results table contract needs {', '.join(needed)}")
+        raise ValueError(f"results table lacks column(s) {', '.join(missing)}: "
+                         f"the results table contract needs {', '.join(needed)}")
     if len(df) == 0:
         raise ValueError("results table has 0 rows: must hold at least one run")
 
