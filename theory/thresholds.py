@@ -182,6 +182,10 @@ def threshold_table(df: pd.DataFrame, level: float = 0.5, n_boot: int = 1000, ci
     if finite_size:
         n_finite, note = _finite_size(config, lam)
         notes += [note] if note else []
+        signs = {tuple(np.sign(np.asarray(v, np.float64))) for v in df["lam"]}
+        if len(signs) > 1 and not note:
+            notes.append(f"n_finite uses seed {int(df['seed'].min())}'s signs of lambda; {len(signs)} sign patterns "
+                         "across seeds (the selection of an outlier depends on its side of the bulk)")
     else:
         n_finite = np.full(lam.size, np.nan)
         notes.append("finite-size theory not requested")
