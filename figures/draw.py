@@ -81,7 +81,7 @@ def draw_spectra(spectra: list[dict], base, title: str = "") -> list[Path]:
     cols = min(3, len(spectra))
     rows = -(-len(spectra) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.3 * rows), squeeze=False)
-    tag_colors = _colors(10)
+    tag_colors = plt.get_cmap("tab10").colors  # the colours of fig4's directions
     for ax, s in zip(axes.ravel(), spectra):
         eigs = np.asarray(s["eigs"], float)
         ax.hist(eigs, bins=max(20, int(np.sqrt(eigs.size) * 1.5)), density=True, color="0.75", label="eigenvalues of C")
@@ -89,18 +89,20 @@ def draw_spectra(spectra: list[dict], base, title: str = "") -> list[Path]:
             ax.plot(s["theory_x"], s["theory_rho"], "k--", lw=1.2, label="predicted bulk density")
         for e in s.get("edges", []) or []:
             ax.axvline(e, color="k", ls=":", lw=0.8)
-        ymax = ax.get_ylim()[1]
         for value, tag in s["outliers"]:
             color = "0.3" if tag is None else tag_colors[(tag - 1) % 10]
-            ax.axvline(value, color=color, lw=1.3)
-            ax.annotate("?" if tag is None else f"{tag}", (value, 0.92 * ymax), color=color, ha="center",
-                        fontsize=8, fontweight="bold", backgroundcolor="white")
+            ax.axvline(value, color=color, lw=1.3, ymax=0.9)
+            ax.annotate("?" if tag is None else f"{tag}", (value, 0.93), xycoords=("data", "axes fraction"),
+                        color=color, ha="center", va="bottom", fontsize=8, fontweight="bold")
         ax.set_xlabel("eigenvalue")
         ax.set_ylabel("density")
         ax.set_title(fr"{s.get('input_model', '')} input, $\alpha$ = {s['alpha']:.2f} (n = {s['n']})")
-        ax.legend(loc="upper left")
+        ax.legend(loc="center left", fontsize=6)
+    for ax in axes.ravel()[len(spectra):]:
+        ax.set_visible(False)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title + "\nvertical lines: the top-$d_1$ eigenvalues, labelled with the teacher direction their "
+                     "eigenvector aligns with ($\\cos^2 > 1/2$; ? otherwise)", fontsize=9)
     return save(fig, base)
 
 
@@ -161,7 +163,7 @@ def draw_directions(cos2_tbl, thresholds: dict, after_tbl, stair_tbl, stair_theo
 def draw_baselines(tbl, marks: dict, base, title: str = "") -> list[Path]:
     """NMSE against n per method, one axis per d; ``marks`` {d: [(n, label), ...]} vertical reference lines."""
     ds = sorted(tbl["d"].unique())
-    fig, axes = plt.subplots(1, len(ds), figsize=(4.6 * len(ds), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(ds), figsize=(max(6.5, 4.6 * len(ds)), 4.0), squeeze=False)
     names = {"hierarchical": "hierarchical spectral learner", "kernel": "kernel ridge (poly, rotation-inv.)",
              "hermite_ridge": r"ridge on Hermite features, deg $\leq 2q$"}
     for ax, d in zip(axes[0], ds):
@@ -170,15 +172,17 @@ def draw_baselines(tbl, marks: dict, base, title: str = "") -> list[Path]:
             band(ax, g, "n", color, label=names.get(method, method))
         for n, lab in marks.get(d, []):
             ax.axvline(n, color="0.4", ls=":", lw=1)
-            ax.annotate(lab, (n, 0.02), xycoords=("data", "axes fraction"), rotation=90, fontsize=8, ha="right")
+            ax.annotate(lab, (n, 0.98), xycoords=("data", "axes fraction"), rotation=90, fontsize=8, ha="right", va="top")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        lo = max(1e-6, 0.5 * float(sub["lo"].min()))
+        ax.set_ylim(lo, max(2.0, 1.5 * float(sub["hi"].max())))
         ax.set_xlabel("n")
         ax.set_ylabel("test NMSE = MSE / Var(y)")
         ax.set_title(f"d = {d}")
         ax.legend(loc="lower left")
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=8)
     return save(fig, base)
 
 
@@ -214,24 +218,28 @@ def draw_collapse(tbl, theory: list[dict], base, title: str = "", xlabel: str = 
 
 def draw_scaling(tbl, theory: dict, base, title: str = "") -> list[Path]:
     """log NMSE against log(n / d^q) per gamma (a scaling_table), legend with fitted and predicted exponents;
-    theory {gamma: (x, y)} drawn dotted."""
-    fig, ax = plt.subplots(figsize=(6.2, 4.2))
+    theory {gamma: {"finite": (x, y) dashed, "power": (x, y) or None dotted}}; a bar marks where each fit starts."""
+    fig, ax = plt.subplots(figsize=(7.0, 4.6))
     gammas = sorted(tbl["gamma"].unique())
     for color, gm in zip(_colors(len(gammas)), gammas):
         sub = tbl[tbl["gamma"] == gm]
         fit, pred = float(sub["fitted"].iloc[0]), float(sub["predicted"].iloc[0])
+        fit_s = f"{fit:+.2f}" if np.isfinite(fit) else "n/a (no recovery)"
         pred_s = f"{pred:+.2f}" if np.isfinite(pred) else "none (γ ≤ 1/2)"
-        band(ax, sub, "x", color, label=fr"$\gamma$={gm:g}: fitted {fit:+.2f}, predicted {pred_s}")
-        if gm in theory:
-            _theory_line(ax, *theory[gm], color=color, style=":")
-            if "fit_from" in sub.columns and np.isfinite(sub["fit_from"].iloc[0]):
-                ax.plot([sub["fit_from"].iloc[0]], [np.interp(sub["fit_from"].iloc[0], sub["x"], sub["mean"])], "|",
-                        color=color, ms=12, mew=2)
+        band(ax, sub, "x", color, label=fr"$\gamma$={gm:g}: fitted {fit_s}, predicted {pred_s}")
+        t = theory.get(gm, {})
+        if t.get("finite") is not None:
+            _theory_line(ax, *t["finite"], color=color, style="--")
+        if t.get("power") is not None:
+            _theory_line(ax, *t["power"], color=color, style=":")
+        start = float(sub["fit_from"].iloc[0])
+        if np.isfinite(start):
+            ax.plot([start], [np.interp(start, sub["x"], sub["mean"])], "|", color=color, ms=14, mew=2)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(r"$n / d^q$")
-    ax.set_ylabel("test NMSE")
+    ax.set_ylabel("test NMSE = MSE / Var(y)")
     ax.legend(loc="lower left")
     if title:
-        ax.set_title(title)
+        ax.set_title(title, fontsize=8)
     return save(fig, base)

@@ -56,6 +56,27 @@ def _one_size(runs, opts, **cond):
     return sub[sub["d"] == fd.main_d(sub)].copy()
 
 
+def _by_input_model(runs, score, **cond) -> list[tuple[str, pd.DataFrame]]:
+    """The figure's rows per input model, best first by ``score(rows)`` (ties: the Gaussian-equivalent
+    model, which the theory overlays are derived for)."""
+    out = []
+    for im in ("gaussian_equivalent", "hermite"):
+        try:
+            out.append((im, _rows(runs, FigureOptions(input_model=im), **cond)))
+        except NoData:
+            continue
+    if not out:
+        raise NoData("the results hold no rows for this figure's configuration "
+                     + ", ".join(f"{k}={v}" for k, v in {**BASE_CONFIG, **cond}.items()))
+    return sorted(out, key=lambda kv: -score(kv[1]))
+
+
+def _most_gammas(sub):
+    """Rows at the d with the most gammas (then the most rows)."""
+    per_d = sub.groupby("d")["gamma"].nunique()
+    return sub[sub["d"] == max(per_d.index, key=lambda d: (per_d[d], (sub["d"] == d).sum()))].copy()
+
+
 def _config(sub: pd.DataFrame):
     from hierarchical_model import TeacherConfig
 
@@ -79,12 +100,13 @@ def _alpha(ns, d):
 
 
 def _mse_qh_panels(sub, curves, ge=None):
-    """MSE and q_h against alpha: the Hermite-input data with the theory, plus the Gaussian-equivalent
-    input model's data (``ge``) when given, the model the finite-size theory is derived for."""
+    """NMSE and q_h against alpha: the Hermite-input data with the theory, plus the Gaussian-equivalent
+    input model's data (``ge``) when given, the model the finite-size theory is derived for. NMSE = MSE / Var y
+    (the Hermite input's labels have a larger variance than the Gaussian model's at small d)."""
     d = int(sub["d"].iloc[0])
     tx = None if curves is None else _alpha(curves["ns"], d)
     panels = []
-    for col, ylabel, log, title in (("mse", "test MSE", True, "test error"),
+    for col, ylabel, log, title in (("nmse", "test NMSE = MSE / Var(y)", True, "test error"),
                                     ("qh", r"$q_h$ (first-layer overlap)", False, "first-layer overlap")):
         c = [{"tbl": fd.mean_band(sub, "alpha", col, log=log), "label": f"{sub['input_model'].iloc[0]} input",
               "theory_x": tx, "theory_y": None if curves is None else curves[col],
@@ -149,8 +171,11 @@ def fig2(runs, out, opts, cache):
             if s is not None:
                 spectra.append(s)
     if spectra:
+        r = sub.iloc[0]
         paths += draw.draw_spectra(spectra, Path(out) / "fig2_spectra",
-                                   _title(sub, f"; seed {int(sub['seed'].min())}").replace(", hermite input", ""))
+                                   f"spectrum of C: q={r['q']}, eps={r['eps']:g}, gamma={r['gamma']:g}, g={r['g']}, "
+                                   f"d={r['d']} (D={r['D']}, d1={r['d1']}), seed {int(sub['seed'].min())}; dashed: "
+                                   "predicted bulk density (Gaussian-equivalent theory), dotted: its edges")
     return paths
 
 
@@ -161,31 +186,36 @@ def fig5(runs, out, opts, cache):
 
 
 def fig3(runs, out, opts, cache):
-    sub = _rows(runs, opts, g="id")
-    # the d at which the most gammas were run
-    per_d = sub.groupby("d")["gamma"].nunique()
-    sub = sub[sub["d"] == max(per_d.index, key=lambda d: (per_d[d], (sub["d"] == d).sum()))]
+    sub = _most_gammas(_by_input_model(runs, lambda t: _most_gammas(t)["gamma"].nunique(), g="id")[0][1])
     mse_curves, qh_curves = [], []
     for gamma, g in sub.groupby("gamma", sort=True):
         curves = _theory_for(g, opts, cache)
         d = int(g["d"].iloc[0])
         tx = None if curves is None else _alpha(curves["ns"], d)
         lab = fr"$\gamma$={gamma:g}"
-        mse_curves.append({"tbl": fd.mean_band(g, "alpha", "mse", log=True), "label": lab, "theory_x": tx,
-                           "theory_y": None if curves is None else curves["mse"]})
+        mse_curves.append({"tbl": fd.mean_band(g, "alpha", "nmse", log=True), "label": lab, "theory_x": tx,
+                           "theory_y": None if curves is None else curves["nmse"]})
         qh_curves.append({"tbl": fd.mean_band(g, "alpha", "qh"), "label": lab, "theory_x": tx,
                           "theory_y": None if curves is None else curves["qh"]})
     r = sub.iloc[0]
-    title = (f"q={r['q']}, eps={r['eps']:g}, g={r['g']}, d={r['d']} (D={r['D']}, d1={r['d1']}); markers: mean $\\pm$ sem "
-             f"over seeds, dashed: finite-size theory")
+    title = (f"q={r['q']}, eps={r['eps']:g}, g={r['g']}, d={r['d']} (D={r['D']}, d1={r['d1']}), {r['input_model']} input; "
+             f"markers: mean $\\pm$ sem over seeds, dashed: finite-size theory")
     return draw.draw_curves_vs_alpha(
-        [{"ylabel": "test MSE", "logy": True, "curves": mse_curves, "title": "test error", "legend_loc": "lower left"},
+        [{"ylabel": "test NMSE = MSE / Var(y)", "logy": True, "curves": mse_curves, "title": "test error", "legend_loc": "lower left"},
          {"ylabel": r"$q_h$", "curves": qh_curves, "title": "first-layer overlap", "legend_loc": "upper left"}],
         Path(out) / "fig3", title)
 
 
 def fig4(runs, out, opts, cache):
-    sub = _one_size(runs, opts, **MAIN)
+    models = _by_input_model(runs, lambda t: len(t[t["d"] == fd.main_d(t)]), **MAIN)
+    paths = []
+    for k, (im, sub) in enumerate(models):
+        sub = sub[sub["d"] == fd.main_d(sub)].copy()
+        paths += _fig4_one(sub, Path(out) / ("fig4" if k == 0 else f"fig4_{im}"), opts, cache)
+    return paths
+
+
+def _fig4_one(sub, base, opts, cache):
     d = int(sub["d"].iloc[0])
     long = fd.per_direction(sub)
     cos2_tbl = fd.mean_band(long, "alpha", "cos2", by=["i"])
@@ -202,7 +232,7 @@ def fig4(runs, out, opts, cache):
         ns = np.geomspace(sub["n"].min(), sub["n"].max(), 400)
         stairs = {"finite-size theory": (curves["ns"], curves["recovered"]),
                   r"paper's $m_n$ = #{i: $n_i \leq n$}": (ns, th.staircase(ns, naive))}
-    return draw.draw_directions(cos2_tbl, thresholds, after_tbl, stair_tbl, stairs, Path(out) / "fig4", _title(sub))
+    return draw.draw_directions(cos2_tbl, thresholds, after_tbl, stair_tbl, stairs, base, _title(sub))
 
 
 def baselines(runs, out, opts, cache):
@@ -211,15 +241,20 @@ def baselines(runs, out, opts, cache):
         raise NoData("the results hold no baselines*.parquet records (run `hmodel reproduce` or figures.recipes.run_baselines)")
     tbl = fd.baseline_table(recs)
     q = int(recs["q"].iloc[0])
-    marks = {int(d): [(float(d) ** q, f"$d^{q}$"), (float(d) ** (2 * q), f"$d^{{{2 * q}}}$")] for d in tbl["d"].unique()}
+    from hierarchical_model.baselines import hermite_basis_size
+
+    marks = {int(d): [(float(d) ** q, f"$d^{q}$"), (float(d) ** (2 * q), f"$d^{{{2 * q}}}$"),
+                      (float(hermite_basis_size(int(d), 2 * q)), f"P = {hermite_basis_size(int(d), 2 * q)} features")]
+             for d in tbl["d"].unique()}
     r = recs.iloc[0]
-    title = (f"same data for every method: q={q}, gamma={r['gamma']:g}, g={r['g']}, d1={r['d1']}; "
-             f"mean $\\pm$ sem over {recs['seed'].nunique()} seeds")
+    title = (f"same data for every method (Hermite input): q={q}, gamma={r['gamma']:g}, g={r['g']}, d1={r['d1']}; "
+             f"mean $\\pm$ sem over {recs['seed'].nunique()} seeds;\nP = number of Hermite features of degree $\\leq 2q$ "
+             "(the shallow methods' dimension)")
     return draw.draw_baselines(tbl, marks, Path(out) / "baselines", title)
 
 
 def collapse(runs, out, opts, cache):
-    sub = _rows(runs, opts, **MAIN)
+    sub = _by_input_model(runs, lambda t: t["d"].nunique(), **MAIN)[0][1]
     long = fd.per_direction(sub)
     thresholds, theory, source = {}, [], "empirical crossings of cos$^2$ = 1/2"
     if opts.theory and th.available():
@@ -240,24 +275,25 @@ def collapse(runs, out, opts, cache):
         raise NoData("no direction reaches its threshold in the results: nothing to collapse")
     tbl_m = fd.mean_band(tbl, "x", "cos2", by=["d", "i"])
     r = sub.iloc[0]
-    title = (f"collapse: gamma={r['gamma']:g}, g={r['g']}, d in {sorted(sub['d'].unique().tolist())}; "
-             f"$n_i$ from the {source}")
+    title = (f"gamma={r['gamma']:g}, g={r['g']}, {r['input_model']} input, d in {sorted(sub['d'].unique().tolist())}; "
+             f"$n_i$: {source}")
     return draw.draw_collapse(tbl_m, theory, Path(out) / "collapse", title)
 
 
 def scaling(runs, out, opts, cache):
-    sub = _rows(runs, opts, g="id")
-    per_d = sub.groupby("d")["gamma"].nunique()
-    sub = sub[sub["d"] == max(per_d.index, key=lambda d: (per_d[d], (sub["d"] == d).sum()))]
+    sub = _most_gammas(_by_input_model(runs, lambda t: _most_gammas(t)["gamma"].nunique(), g="id")[0][1])
     tbl = fd.scaling_table(sub, y="nmse")
     theory = {}
     if opts.theory and th.available():
         for gamma, g in sub.groupby("gamma", sort=True):
             cfg = _config(g)
-            ns = np.geomspace(g["n"].min(), g["n"].max(), 200)
-            theory[gamma] = (ns / float(cfg.d) ** cfg.q, th.asymptotic_mse(ns, cfg))
+            curves = _theory_for(g, opts, cache)
+            x = np.asarray(curves["ns"], float) / float(cfg.d) ** cfg.q
+            power = th.power_law_mse(x, gamma) if gamma > 0.5 else None
+            theory[gamma] = {"finite": (x, curves["nmse"]), "power": None if power is None else (x, power)}
     r = sub.iloc[0]
-    title = (f"d={r['d']}, g={r['g']}: fit from the first recovery (|), dotted: Theorem 3.2 with finite-d thresholds")
+    title = (f"d={r['d']}, d1={r['d1']}, g={r['g']}, {r['input_model']} input; fit from the first recovery (|); "
+             "dashed: finite-size theory, dotted: $(n/d^q)^{-1+1/(2\\gamma)}$")
     return draw.draw_scaling(tbl, theory, Path(out) / "scaling", title)
 
 

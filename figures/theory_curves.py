@@ -18,7 +18,7 @@ import numpy as np
 from .data import crossing
 
 __all__ = ["theory_grid", "finite_size_curves", "finite_size_thresholds_from", "bulk_density",
-           "naive_thresholds", "staircase", "asymptotic_mse", "available", "DEFAULT_N_MC"]
+           "naive_thresholds", "staircase", "power_law_mse", "asymptotic_mse", "available", "DEFAULT_N_MC"]
 
 DEFAULT_N_MC = 100_000
 
@@ -52,18 +52,22 @@ def _cached(cache_dir, payload, compute):
 
 
 def finite_size_curves(config, ns, lam=None, n_mc: int = DEFAULT_N_MC, cache_dir=None) -> dict:
-    """`theory.finite_size.predict` on ``ns``: ns, qh (N,), cos2 (N, d1), mse (N,), recovered (N,),
-    outliers (N, d1), bulk_edges (N, 2). ``lam`` default: the seed-0 teacher's signed lambda."""
+    """`theory.finite_size.predict` on ``ns``: ns, qh (N,), cos2 (N, d1), mse (N,), nmse (N,) = mse / var_y,
+    var_y (the label variance of the same label law), recovered (N,), outliers (N, d1), bulk_edges (N, 2).
+    ``lam`` default: the seed-0 teacher's signed lambda."""
     from theory.finite_size import predict
+    from theory.resolvent import label_law
 
     ns = [int(n) for n in ns]
     lam_list = None if lam is None else [float(v) for v in lam]
-    payload = {"kind": "predict", "config": config.to_dict(), "ns": ns, "lam": lam_list, "n_mc": n_mc}
+    payload = {"kind": "predict", "config": config.to_dict(), "ns": ns, "lam": lam_list, "n_mc": n_mc, "v": 2}
 
     def compute():
         p = predict(config, ns, lam=lam, n_mc=n_mc)
-        return {"ns": np.asarray(p.ns), "qh": p.qh, "cos2": p.cos2, "mse": p.mse_pred, "recovered": p.recovered,
-                "outliers": p.outliers, "bulk_edges": p.bulk_edges}
+        law = label_law(config, lam, n_mc=n_mc)
+        var_y = float(law.p @ law.w**2 - law.mean**2)
+        return {"ns": np.asarray(p.ns), "qh": p.qh, "cos2": p.cos2, "mse": p.mse_pred, "nmse": p.mse_pred / var_y,
+                "var_y": var_y, "recovered": p.recovered, "outliers": p.outliers, "bulk_edges": p.bulk_edges}
 
     return _cached(cache_dir, payload, compute)
 
@@ -103,6 +107,14 @@ def staircase(ns, thresholds) -> np.ndarray:
     from theory.asymptotics import recovered_count
 
     return np.asarray(recovered_count(np.asarray(ns, float), np.asarray(thresholds, float)))
+
+
+def power_law_mse(x, gamma: float) -> np.ndarray:
+    """Theorem 3.2 for gamma > 1/2 as a function of x = n / d^q: x^(-1 + 1/(2 gamma)) (prefactor 1)."""
+    from theory.asymptotics import mse_asymptotic
+
+    # mse_asymptotic takes n, d, q: with d = 2, q = 1 and n = 2 x, n / d^q = x
+    return np.asarray(mse_asymptotic(2.0 * np.asarray(x, float), 2, 1, gamma), float)
 
 
 def asymptotic_mse(ns, config) -> np.ndarray:

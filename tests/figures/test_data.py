@@ -157,3 +157,16 @@ def test_baseline_table_drops_refused_sizes():
     tbl = fd.baseline_table(recs)
     assert len(tbl) == 3
     np.testing.assert_allclose(tbl[tbl["method"] == "kernel"]["mean"], [0.5])
+
+
+def test_theory_grid_and_thresholds_from_curves():
+    from figures import theory_curves as th
+
+    assert th.theory_grid(10, 1000, 3) == [10, 100, 1000]
+    with pytest.raises(ValueError):
+        th.theory_grid(0, 10)
+    curves = {"ns": np.array([10, 100, 1000]), "cos2": np.array([[0.0, 0.0], [0.5, 0.2], [0.9, 0.4]])}
+    n_i = th.finite_size_thresholds_from(curves)
+    assert n_i[0] == pytest.approx(100.0) and math.isnan(n_i[1])
+    # Theorem 3.2's power law in x = n / d^q: gamma = 1 -> x^(-1/2)
+    np.testing.assert_allclose(th.power_law_mse([4.0, 100.0], 1.0), [0.5, 0.1])
