@@ -11,7 +11,37 @@ import numpy as np
 
 from .finite_size import predict
 
-__all__ = ["compare", "format_table"]
+__all__ = ["compare", "format_table", "simulate_first_layer"]
+
+
+def simulate_first_layer(lam, g, D: int, ns, seed: int = 0, sigma: float = 0.0, block: int = 2000) -> list[dict]:
+    """Algorithm 1's first layer on Gaussian-equivalent data, directly in numpy, at every n of a nested grid.
+
+    g_mu ~ N(0, I_D); by rotation invariance A = the first d1 coordinate vectors, so h1 = g[:d1];
+    y = link(h2) + sigma xi; C = (1/n) sum_mu y_mu (g_mu g_mu^T - I_D), accumulated over blocks as float32
+    GEMMs into float64 (as the dense engine). Per n: {"n", "eigs" (the d1 eigenvalues of largest |.|, in
+    decreasing |.|), "cos2" (d1,): |U_hat^T u_i|^2 with U_hat their eigenvectors}."""
+    from hierarchical_model import make_link
+
+    link = make_link(g)
+    lam = np.asarray(lam, np.float64)
+    d1 = lam.size
+    rng = np.random.default_rng(seed)
+    S, sw, done, out = np.zeros((D, D)), 0.0, 0, []
+    for n in ns:
+        while done < n:
+            G = rng.standard_normal((min(block, n - done), D)).astype(np.float32)
+            h = G[:, :d1].astype(np.float64)
+            w = np.asarray(link(((h**2 - 1) @ lam) / np.sqrt(2)), np.float64)
+            if sigma > 0:
+                w = w + sigma * rng.standard_normal(w.size)
+            S += ((G * w[:, None].astype(np.float32)).T @ G).astype(np.float64)
+            sw += w.sum()
+            done += G.shape[0]
+        ev, V = np.linalg.eigh(S / n - (sw / n) * np.eye(D))
+        top = np.argsort(-np.abs(ev))[:d1]
+        out.append({"n": n, "eigs": ev[top], "cos2": np.sum(V[:d1, top] ** 2, axis=1)})
+    return out
 
 
 def compare(config, ns, seeds=(0, 1, 2, 3), n_test: int = 2000, n_mc: int = 400_000, **run_kwargs) -> dict:

@@ -134,20 +134,22 @@ def predict_n(n: int, D: int, law, n_cells: int = 60) -> dict:
     return {"z": z, "cos2": cos2, "selected": sel, "edges": edges}
 
 
-def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int = 0, readout_degree: int = 5) -> Prediction:
+def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int = 0, readout_degree: int = 5,
+            with_mse: bool = True) -> Prediction:
     """Predict Algorithm 1's first-layer outputs and test MSE at every n in ``ns`` (see module docstring).
 
     ``lam``: signed lambda_i (teacher order); default the seed-0 teacher's, Teacher(config, 0).lam. The signs
     matter (which side of the bulk each spike sits on): to predict a given seed pass Teacher(config, seed).lam.
-    ``n_mc``, ``seed``: Monte Carlo size and seed of the label law (`label_law`)."""
+    ``n_mc``, ``seed``: Monte Carlo size and seed of the label law (`label_law`); ``with_mse=False`` skips the
+    MSE's Monte Carlo (mse_pred is then NaN)."""
     ns = [check_int("n", n, 1) for n in np.atleast_1d(ns)]
     lam = _signed_lam(config, lam)
     law = label_law(config, lam, n_mc=n_mc, seed=seed)
     D, d1 = config.D, config.latent
     rows = [predict_n(n, D, law) for n in ns]
     cos2 = np.array([r["cos2"] for r in rows])
-    mse = np.array([mse_from_overlaps(config, lam, c2, n, readout_degree=readout_degree, seed=seed)
-                    for c2, n in zip(cos2, ns)])
+    mse = np.array([mse_from_overlaps(config, lam, c2, n, readout_degree=readout_degree, seed=seed) if with_mse
+                    else np.nan for c2, n in zip(cos2, ns)])
     return Prediction(config=config.to_dict(), lam=[float(v) for v in lam], ns=ns, qh=cos2.mean(axis=1), cos2=cos2,
                       outliers=np.array([r["z"] for r in rows]), selected=np.array([r["selected"] for r in rows]),
                       bulk_edges=np.array([r["edges"] for r in rows]), recovered=(cos2 > 0.5).sum(axis=1),

@@ -92,7 +92,7 @@ def invert_outlier(e: float, c: float, law, edge_x) -> float:
     return brentq(f, lo, xe, xtol=1e-16, rtol=1e-13)
 
 
-def _lam_hat(eigs, config, n, gamma, n_mc, seed):
+def _lam_hat(eigs, config, n, gamma, n_mc, seed, law=None):
     """One round of step 2 at the current gamma: (|lambda_hat| per outlier, outliers, edges), outliers ordered by |e|."""
     d1, D = config.latent, config.D
     c = D / n
@@ -104,7 +104,8 @@ def _lam_hat(eigs, config, n, gamma, n_mc, seed):
     signs = np.where(np.arange(d1) % 2 == 0, 1.0, -1.0)
     m = min(eigs.size, d1)
     signs[:m] = np.sign(eigs[:m]) * nu_sign
-    law = label_law(config, mag * signs, n_mc=n_mc, seed=seed).truncated(n)
+    if law is None:
+        law = label_law(config, mag * signs, n_mc=n_mc, seed=seed).truncated(n)
     ex = edge_points(c, law)
     edges = (float(z_of_x(ex[0], c, law)), float(z_of_x(ex[1], c, law)))
     out = []
@@ -144,7 +145,7 @@ def estimate_spectrum(eigenvalues, config, n: int, n_mc: int = 100_000, seed: in
         bumped = eigs.copy()
         j = int(np.flatnonzero(eigs == outl[k])[0])
         bumped[j] = eigs[j] + sd_e
-        la, _, _, _ = _lam_hat(bumped, config, n, gamma, n_mc, seed)
+        la, _, _, _ = _lam_hat(bumped, config, n, gamma, n_mc, seed, law)
         grads.append(fit_gamma(la, config.latent)[0] - gamma if la.size >= 2 else 0.0)
     se_eig = float(np.sqrt(np.sum(np.square(grads))))
     order = np.argsort(-lam_abs)

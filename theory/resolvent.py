@@ -151,7 +151,7 @@ def stieltjes(z, c: float, law, eta_start: float | None = None) -> np.ndarray:
     m = -1.0 / zz
     for _ in range(60):
         m_new = 0.5 * m + 0.5 / (-zz + _ew(w, p, c, m))
-        done = np.max(np.abs(m_new - m)) < 1e-10
+        done = np.max(np.abs(m_new - m)) < 1e-6  # a start for Newton, which refines it
         m = m_new
         if done:
             break
@@ -199,7 +199,7 @@ def dz_dx(x, c: float, law) -> np.ndarray:
     return -c / x**2 + (law.w**2 / (1.0 - x[..., None] * law.w) ** 2) @ law.p
 
 
-def edge_points(c: float, law, n_grid: int = 4000) -> tuple[float, float]:
+def edge_points(c: float, law, n_grid: int = 600) -> tuple[float, float]:
     """(x_left, x_right): the first zeros of z'(x) met going from 0- and from 0+ (see module docstring).
 
     Located on a grid geometric in the distance to x = 0 and to the pole 1/max(w) (1/min(w)), then refined by

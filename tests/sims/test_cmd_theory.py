@@ -1,0 +1,41 @@
+"""`hmodel theory`: one JSON object with the finite-size prediction, a readable report, and one-line refusals."""
+
+import json
+
+import pytest
+
+from sims.cli import main
+
+SMALL = ["theory", "--d", "12", "--gamma", "0.4", "--g", "tanh", "--n-mc", "20000"]
+
+
+def test_json_output_has_the_prediction_fields(capsys):
+    assert main(SMALL + ["--n", "2000", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    d1 = out["config"]["d1"]
+    assert d1 == 3 and out["n"] == 2000
+    for key in ("cos2_pred", "outliers_pred", "lam"):
+        assert len(out[key]) == d1
+    assert set(out["thresholds"]) == {"asymptotic", "finite_size"} and len(out["thresholds"]["finite_size"]) == d1
+    assert set(out["m_n"]) == {"asymptotic", "finite_size"}
+    left, right = out["bulk_edges"]
+    assert left < 0 < right and 0 <= out["mse_pred"] <= 1.5
+    # the finite-size count agrees with the predicted cos^2 at this n (both use cos^2 > 1/2)
+    assert out["m_n"]["finite_size"] == sum(c > 0.5 for c in out["cos2_pred"])
+
+
+def test_seed_selects_the_teachers_signed_lambdas_and_the_report_is_readable(capsys):
+    import hierarchical_model as hm
+
+    assert main(SMALL + ["--alpha", "3", "--seed", "2"]) == 0
+    text = capsys.readouterr().out
+    lam = hm.Teacher(hm.TeacherConfig(d=12, gamma=0.4, g="tanh"), 2).lam
+    assert "n=1728" in text and f"{lam[0]:+.3f}" in text and "bulk of C" in text
+
+
+@pytest.mark.parametrize("bad, name", [(["--gamma", "-1"], "gamma"), (["--n", "0"], "n"), (["--g", "cosh"], "g"),
+                                       (["--n-mc", "10"], "n_mc"), (["--d", "1"], "d")])
+def test_bad_input_exits_2_with_one_line(capsys, bad, name):
+    assert main(SMALL + bad + ["--json"]) == 2
+    cap = capsys.readouterr()
+    assert cap.out == "" and cap.err.count("\n") == 1 and name in cap.err
