@@ -1,6 +1,7 @@
 """Theory of the hierarchical model: finite-size (resolvent) predictions for Algorithm 1 (MODEL.md section 4)."""
 
 from .finite_size import Prediction, finite_size_thresholds, mse_from_overlaps, predict
+from .hermite_signal import hermite_signal_matrix
 from .inverse import SpectrumEstimate, estimate_from_result, estimate_spectrum
 from .resolvent import LabelLaw, atom_law, bulk_edges, density, label_law, stieltjes
 from .spikes import outliers, overlap, spike_strength
@@ -9,4 +10,4 @@ from . import asymptotics, checks  # noqa: E402  (the other theory modules, afte
 
 __all__ = ["asymptotics", "checks", "Prediction", "predict", "finite_size_thresholds", "mse_from_overlaps", "SpectrumEstimate",
            "estimate_spectrum", "estimate_from_result", "LabelLaw", "atom_law", "label_law", "stieltjes", "density",
-           "bulk_edges", "outliers", "overlap", "spike_strength"]
+           "bulk_edges", "outliers", "overlap", "spike_strength", "hermite_signal_matrix"]
