@@ -88,7 +88,7 @@ def edge_cells(c: float, law, edges, span: float = 0.3, n_grid: int = 60) -> dic
     return {"mid": mids, "dl": dl, "mass": m.imag / np.pi * dl, "m": m}
 
 
-def selection(z, c2, D: int, c: float, law, edges, n_cells: int = 60) -> tuple[np.ndarray, np.ndarray]:
+def selection(z, c2, D: int, c: float, law, edges, n_cells: int = 60, slots: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Algorithm 1's d1 largest-|eigenvalue| selection: (selected outliers (d1,) bool, cos^2 (d1,)).
 
     Outliers: direction i's outlier is kept iff the expected number of eigenvalues of larger magnitude is
@@ -101,7 +101,7 @@ def selection(z, c2, D: int, c: float, law, edges, n_cells: int = 60) -> tuple[n
     outlier is (S2), its a_i = 0 value the uniform 1/D per eigenvector). This finite-D term is O(d1/D) far
     from a transition and grows near it, where it replaces the sharp jump by the smooth rise simulations show."""
     z = np.asarray(z, np.float64)
-    d1 = z.size
+    d1 = z.size if slots is None else slots  # Algorithm 1 keeps d1 eigenvalues
     cells = edge_cells(c, law, edges, n_grid=n_cells)
     mag_cells = np.abs(cells["mid"])
     order = np.argsort(-mag_cells)
@@ -220,7 +220,12 @@ def finite_size_thresholds(config, lam=None, n_lo: float | None = None, n_hi: fl
             cache[t] = predict_n(int(round(math.exp(t))), D, law, n_cells=24)["cos2"]
         return cache[t]
 
-    vals = np.array([cos2_at(t) for t in grid])
+    rows = []
+    for t in grid:  # up the grid until every direction has crossed
+        rows.append(cos2_at(t))
+        if np.all(np.max(rows, axis=0) >= level):
+            break
+    vals = np.array(rows)
     out = np.full(lam.size, np.nan)
     for i in range(lam.size):
         above = np.flatnonzero(vals[:, i] >= level)

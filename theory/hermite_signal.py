@@ -40,3 +40,4 @@ def hermite_signal_matrix(teacher, nu1: float | None = None) -> np.ndarray:
         K = np.kron(eye, A2) + np.kron(A2, eye) + np.kron(A, A)
         M += lam_i / np.sqrt(2.0) * (2.0 * np.outer(a, a) + 4.0 * (P @ K @ P.T))
     return nu1 * M
+
