@@ -149,7 +149,8 @@ def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int = 0, readout_de
     D, d1 = config.D, config.latent
     rows = [predict_n(n, D, law) for n in ns]
     cos2 = np.array([r["cos2"] for r in rows])
-    mse = np.array([mse_from_overlaps(config, lam, c2, n, readout_degree=readout_degree, seed=seed) if with_mse
+    mse = np.array([mse_from_overlaps(config, lam, c2, n, readout_degree=readout_degree, n_mc=min(n_mc, 200_000), seed=seed)
+                    if with_mse
                     else np.nan for c2, n in zip(cos2, ns)])
     return Prediction(config=config.to_dict(), lam=[float(v) for v in lam], ns=ns, qh=cos2.mean(axis=1), cos2=cos2,
                       outliers=np.array([r["z"] for r in rows]), selected=np.array([r["selected"] for r in rows]),
