@@ -2,8 +2,9 @@
 (MODEL.md section 6) and plain numpy/scipy, measured in one process on the machine it runs on.
 
   a  the float32 GEMM peak through JAX (the limit)
-  b  dense accumulation of C (q = 2): effective GFLOP/s = 2 B D^2 per batch (the full product's flops,
-     although only the upper block triangle is computed), as a fraction of (a); and one eigen-solve
+  b  dense accumulation of C (q = 2): effective GFLOP/s = 2 B D^2 per batch (the flops of the general
+     product F^T (w F), although only its upper block triangle is computed), as a fraction of (a); the
+     executed rate, the share of data generation, and one eigen-solve
   c  the nested dense sweep (hm.run_path, all alphas on one stream), wall time and its split
   d  the field's streaming subspace iteration on the same sizes (sims/bench_baselines.py)
   e  plain numpy (C in float64 + numpy.linalg.eigh: also the float64 ground truth of q_h) and
@@ -30,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["BenchPlan", "FULL", "QUICK", "run_bench", "format_table", "TARGETS"]
+__all__ = ["BenchPlan", "FULL", "QUICK", "run_bench", "summarize", "format_table", "load_json", "write_json", "TARGETS"]
 
 TARGETS = {"accumulation_fraction": 0.5, "accumulation_min_D": 1000, "sweep_seconds": 60.0, "speedup": 5.0,
            "qh_tolerance": 0.01, "memory_ratio": 2.0}
@@ -58,7 +59,7 @@ def _alphas(lo, hi, step):
     return tuple(round(lo + i * step, 6) for i in range(int(round((hi - lo) / step)) + 1))
 
 
-FULL = BenchPlan(peak_n=4096, acc_ds=(40, 60, 100), acc_batches=4, sweep_d=60, alphas=_alphas(1.0, 3.5, 0.1),
+FULL = BenchPlan(peak_n=4096, acc_ds=(40, 60, 100), acc_batches=3, sweep_d=60, alphas=_alphas(1.0, 3.5, 0.1),
                  eigsh_max_n=30_000, mf_d=200, mf_n=60_000, mf_passes=5)
 QUICK = BenchPlan(peak_n=1024, acc_ds=(20,), acc_batches=1, sweep_d=12, alphas=(2.0, 3.0),
                   eigsh_max_n=200, mf_d=20, mf_n=2_000, mf_passes=5, n_test=2000)
@@ -77,10 +78,11 @@ def _timed(f, reps: int = 1):
 
 # ---- (a) -----------------------------------------------------------------------------------------
 def measure_peak(N: int) -> dict:
-    """Float32 GEMM peak: jitted F^T F with F (N, N), the best of three."""
-    F = jax.random.normal(jax.random.key(0), (N, N), jnp.float32)
-    gemm = jax.jit(lambda F: F.T @ F)
-    s = _timed(lambda: gemm(F), reps=3)
+    """Float32 GEMM peak: jitted A^T B with two distinct (N, N) operands, the best of three."""
+    A = jax.random.normal(jax.random.key(0), (N, N), jnp.float32)
+    B = jax.random.normal(jax.random.key(1), (N, N), jnp.float32)
+    gemm = jax.jit(lambda A, B: A.T @ B)
+    s = _timed(lambda: gemm(A, B), reps=3)
     return {"N": N, "seconds": s, "gflops": 2 * N**3 / s / 1e9}
 
 
@@ -88,25 +90,27 @@ def measure_peak(N: int) -> dict:
 def measure_accumulation(d: int, batches: int, eps: float, seed: int = 0) -> dict:
     """The dense engine's accumulation kernel on pre-generated batches, data generation timed apart."""
     import hierarchical_model as hm
-    from hierarchical_model.engines import _column_blocks, _dense_kernels, choose_batch_chunks, dense_top
+    from hierarchical_model.engines import (DenseAccumulator, LabelTransform, StreamSource, _column_blocks,
+                                            choose_batch_chunks, dense_top)
 
     t = hm.Teacher(hm.TeacherConfig(d=d, eps=eps, g="tanh"), seed)
     D, bc = t.D, choose_batch_chunks(t.D)
     B = bc * 256
-    acc_fn, _, assemble, zeros = _dense_kernels(t.features)
-    data = [t.chunks("train", b * bc, bc) for b in range(batches)]
-    state = {"acc": zeros()}
+    src = StreamSource(t, "train", B * batches, seed, bc)
+    data = [src.batch(b) for b in range(batches)]
+    acc = DenseAccumulator(t.features, src, LabelTransform())
 
     def run_acc():
-        for X, y in data:
-            state["acc"], _ = acc_fn(state["acc"], X, y)
-        return state["acc"]
+        for X, y, mask in data:
+            acc.acc, _ = acc._acc_fn(acc.acc, X, y * mask)
+        return acc.acc
 
     s_acc = _timed(run_acc, reps=2) / batches
-    s_gen = _timed(lambda: t.chunks("train", 0, bc), reps=2)
+    s_gen = _timed(lambda: src.batch(0), reps=2)
+    C = acc.matrix(B * batches)
+    # one eigen-solve per checkpoint of the sweep; the D = 5050 solve (minutes) is left to the sweeps
+    s_eig = _timed(lambda: dense_top(C, t.d1, True)[0]) if D <= 2000 else math.nan
     nb = len(_column_blocks(D))
-    C = np.asarray(assemble(state["acc"])) / (batches * B * 3)
-    s_eig = _timed(lambda: dense_top(C, t.d1, True)[0])
     return {"d": d, "D": D, "B": B, "blocks": nb, "seconds_per_batch": s_acc,
             "gflops_effective": 2 * B * D * D / s_acc / 1e9,
             "gflops_executed": 2 * B * D * D * (nb + 1) / (2 * nb) / s_acc / 1e9,
@@ -213,53 +217,82 @@ def run_bench(plan: BenchPlan, log=None) -> dict:
     sweep, teacher = measure_sweep(plan)
     done("sweep", sweep)
     ns = sweep["ns"]
-    done("numpy", numpy_dense_path(teacher, ns, plan.seed))
-    done("reference", reference_subspace_iteration(teacher, ns, plan.seed))
+    done("matrix_free", measure_matrix_free(plan))
+    done("numpy", numpy_dense_path(teacher, ns, plan.seed, progress=lambda p: done("numpy_partial", p)))
+    done("reference", reference_subspace_iteration(teacher, ns, plan.seed, progress=lambda p: done("reference_partial", p)))
     small = [n for n in ns if n <= plan.eigsh_max_n]
     eig = scipy_eigsh(teacher, small, plan.seed)
     eig["ns"] = small
     done("eigsh", eig)
-    done("matrix_free", measure_matrix_free(plan))
+    for key in ("numpy_partial", "reference_partial"):
+        out.pop(key, None)
     out["machine"]["loadavg_end"] = list(os.getloadavg())
     out["summary"] = summarize(out)
     return out
 
 
+def load_json(path: str) -> dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+def _section(r: dict, key: str):
+    """A finished section, else its partial result (sizes done so far), else None."""
+    return r.get(key) or r.get(key + "_partial")
+
+
+def _full_seconds(part: dict, ns_done, ns_all) -> tuple[float, bool]:
+    """Wall time over all sizes: measured, or (when the run stopped early) the measured time plus the
+    remaining sizes at the measured cost per sample (both baselines cost O(n) per size)."""
+    rest = list(ns_all[len(ns_done):])
+    if not rest:
+        return part["seconds"], False
+    per_sample = part["seconds"] / max(1, sum(ns_done))
+    return part["seconds"] + per_sample * sum(rest), True
+
+
 def summarize(r: dict) -> dict:
-    """Ratios and targets from the raw measurements."""
+    """Ratios and targets from the raw (possibly partial) measurements."""
+    nan = math.nan
     peak = r["peak"]["gflops"]
-    truth = np.asarray(r["numpy"]["qh"])
-    sw, ref, eig = r["sweep"], r["reference"], r["eigsh"]
-    m = len(eig["qh"])
-    dq = {"sweep": float(np.max(np.abs(np.asarray(sw["qh"]) - truth))),
-          "reference": float(np.max(np.abs(np.asarray(ref["qh"]) - truth))),
-          "eigsh": float(np.max(np.abs(np.asarray(eig["qh"]) - truth[:m]))) if m else math.nan}
-    # eigsh's full-sweep time: measured sizes, plus an extrapolation (matvecs x n x the measured cost
-    # per sample and matvec) for the sizes above eigsh_max_n
-    per_sample = sum(eig["seconds_per_n"]) / max(1, sum(c * n for c, n in zip(eig["matvecs"], eig["ns"])))
-    mv = float(np.median(eig["matvecs"])) if m else math.nan
-    rest = [n for n in sw["ns"] if n > r["plan"]["eigsh_max_n"]]
-    eig_full = eig["seconds"] + mv * per_sample * sum(rest)
-    fracs = {a["D"]: a["gflops_effective"] / peak for a in r["accumulation"]}
-    big = [f for D, f in fracs.items() if D >= TARGETS["accumulation_min_D"]]
-    tol = TARGETS["qh_tolerance"]
-    return {
-        "accumulation_fraction": fracs,
-        "speedup_vs_reference": ref["seconds"] / sw["seconds"],
-        "speedup_vs_numpy": r["numpy"]["seconds"] / sw["seconds"],
-        "eigsh_seconds_full_estimate": eig_full, "eigsh_extrapolated": bool(rest),
-        "speedup_vs_eigsh": eig_full / sw["seconds"],
-        "max_abs_dqh": dq,
-        "met": {
-            "b_accumulation": bool(big) and min(big) >= TARGETS["accumulation_fraction"],
-            "c_sweep_seconds": sw["seconds"] <= TARGETS["sweep_seconds"],
-            "c_accuracy": dq["sweep"] <= tol,
-            "c_vs_d": ref["seconds"] / sw["seconds"] >= TARGETS["speedup"],
-            "c_vs_e_numpy": r["numpy"]["seconds"] / sw["seconds"] >= TARGETS["speedup"],
-            "c_vs_e_eigsh": eig_full / sw["seconds"] >= TARGETS["speedup"],
-            "f_memory": r["matrix_free"]["ratio"] <= TARGETS["memory_ratio"],
-        },
+    sw = r["sweep"]
+    ns = sw["ns"]
+    npy, ref, eig = _section(r, "numpy"), _section(r, "reference"), r.get("eigsh")
+    truth = np.asarray(npy["qh"]) if npy else np.zeros(0)
+
+    def max_dq(qh):
+        m = min(len(qh), len(truth))
+        return float(np.max(np.abs(np.asarray(qh[:m]) - truth[:m]))) if m else nan
+
+    out = {"accumulation_fraction": {a["D"]: a["gflops_effective"] / peak for a in r["accumulation"]},
+           "max_abs_dqh": {"sweep": max_dq(sw["qh"]), "reference": max_dq(ref["qh"]) if ref else nan,
+                           "eigsh": max_dq(eig["qh"]) if eig else nan},
+           "truth_sizes": len(truth)}
+    for key, part in (("numpy", npy), ("reference", ref)):
+        if part:
+            secs, extrap = _full_seconds(part, ns[: len(part["qh"])], ns)
+            out[f"{key}_seconds"], out[f"{key}_extrapolated"] = secs, extrap
+            out[f"speedup_vs_{key}"] = secs / sw["seconds"]
+    if eig and eig["qh"]:
+        # eigsh: matvecs x n x the measured cost per (sample x matvec), for the sizes above eigsh_max_n
+        per = sum(eig["seconds_per_n"]) / max(1, sum(c * n for c, n in zip(eig["matvecs"], eig["ns"])))
+        rest = ns[len(eig["ns"]):]
+        out["eigsh_seconds"] = eig["seconds"] + float(np.median(eig["matvecs"])) * per * sum(rest)
+        out["eigsh_extrapolated"] = bool(rest)
+        out["speedup_vs_eigsh"] = out["eigsh_seconds"] / sw["seconds"]
+    big = [f for D, f in out["accumulation_fraction"].items() if D >= TARGETS["accumulation_min_D"]]
+    tol, speed = TARGETS["qh_tolerance"], TARGETS["speedup"]
+    mf = r.get("matrix_free")
+    out["met"] = {
+        "b_accumulation": bool(big) and min(big) >= TARGETS["accumulation_fraction"],
+        "c_sweep_seconds": sw["seconds"] <= TARGETS["sweep_seconds"],
+        "c_accuracy": out["max_abs_dqh"]["sweep"] <= tol,
+        "c_vs_d": out.get("speedup_vs_reference", nan) >= speed,
+        "c_vs_e_numpy": out.get("speedup_vs_numpy", nan) >= speed,
+        "c_vs_e_eigsh": out.get("speedup_vs_eigsh", nan) >= speed,
+        "f_memory": bool(mf) and mf["ratio"] <= TARGETS["memory_ratio"],
     }
+    return out
 
 
 # ---- the table -----------------------------------------------------------------------------------
@@ -267,61 +300,68 @@ def _yn(ok):
     return "yes" if ok else "NO"
 
 
+def _speed_row(tag, label, s, key, sections_done):
+    secs = s.get(f"{key}_seconds")
+    if secs is None:
+        return (tag, label, "not run", "", "", "")
+    note = f" (extrap. from {sections_done} sizes)" if s.get(f"{key}_extrapolated") else ""
+    return (tag, label + note, f"{secs:8.1f} s", f"{s[f'speedup_vs_{key}']:.1f}x (c)", f">= {TARGETS['speedup']:.0f}x",
+            _yn(s[f"speedup_vs_{key}"] >= TARGETS["speedup"]))
+
+
 def format_table(r: dict) -> str:
-    s, mc, peak = r["summary"], r["machine"], r["peak"]["gflops"]
-    met = s["met"]
-    sw, ref, npy, eig, mf = r["sweep"], r["reference"], r["numpy"], r["eigsh"], r["matrix_free"]
-    T = TARGETS
-    rows = [("a", f"float32 GEMM peak, JAX ({r['peak']['N']}^3)", f"{peak:8.1f} GFLOP/s", "1.00 (the limit)", "", "")]
+    s = summarize(r)
+    mc, peak = r["machine"], r["peak"]["gflops"]
+    met, T = s["met"], TARGETS
+    sw, mf = r["sweep"], r.get("matrix_free")
+    npy, ref, eig = _section(r, "numpy"), _section(r, "reference"), r.get("eigsh")
+    rows = [("a", f"float32 GEMM peak, JAX ({r['peak']['N']}^3, A^T B)", f"{peak:8.1f} GFLOP/s", "1.00 (the limit)", "", "")]
     for a in r["accumulation"]:
         frac = a["gflops_effective"] / peak
-        target = f">= {T['accumulation_fraction']:.2f}" if a["D"] >= T["accumulation_min_D"] else "(D < 1000)"
-        ok = _yn(frac >= T["accumulation_fraction"]) if a["D"] >= T["accumulation_min_D"] else ""
-        rows.append(("b", f"dense accumulation d={a['d']} D={a['D']} B={a['B']}",
-                     f"{a['gflops_effective']:8.1f} GFLOP/s", f"{frac:.2f} of (a)", target, ok))
-        rows.append(("", f"  executed {a['gflops_executed']:.0f} GFLOP/s ({a['blocks']} col. blocks), "
-                         f"data gen {a['generation_seconds_per_batch'] / a['seconds_per_batch']:.0%}, eig {a['eigen_seconds']:.2f} s",
-                     "", "", "", ""))
-    nd = f"d={sw['d']} D={sw['D']} d1={sw['d1']}, {len(sw['ns'])} alphas"
+        big = a["D"] >= T["accumulation_min_D"]
+        rows.append(("b", f"dense accumulation d={a['d']} D={a['D']} B={a['B']}", f"{a['gflops_effective']:8.1f} GFLOP/s",
+                     f"{frac:.2f} of (a)", f">= {T['accumulation_fraction']:.2f}" if big else "(D < 1000)",
+                     _yn(frac >= T["accumulation_fraction"]) if big else ""))
+        eig_s = f", eig {a['eigen_seconds']:.2f} s" if math.isfinite(a["eigen_seconds"]) else ""
+        rows.append(("", f"  executed {a['gflops_executed']:.0f} GFLOP/s ({a['blocks']} col. blocks), data gen "
+                         f"{a['generation_seconds_per_batch'] / a['seconds_per_batch']:.0%}{eig_s}", "", "", "", ""))
     sp = sw["split"]
-    rows.append(("c", f"nested dense sweep (ours) {nd}", f"{sw['seconds']:8.1f} s", "1.00",
-                 f"<= {T['sweep_seconds']:.0f} s", _yn(met["c_sweep_seconds"])))
+    rows.append(("c", f"nested dense sweep (ours) d={sw['d']} D={sw['D']} d1={sw['d1']}, {len(sw['ns'])} alphas",
+                 f"{sw['seconds']:8.1f} s", "1.00", f"<= {T['sweep_seconds']:.0f} s", _yn(met["c_sweep_seconds"])))
     rows.append(("", f"  layer1 {sp['layer1']:.1f} s, layer2+readout {sp['layer2_readout']:.1f} s, test {sp['test']:.1f} s",
                  "", "", "", ""))
-    rows.append(("d", f"field's subspace iteration (JAX) k=d1+{ref['k'] - sw['d1']}, {ref['passes_per_n']} passes/n",
-                 f"{ref['seconds']:8.1f} s", f"{s['speedup_vs_reference']:.1f}x (c)", f">= {T['speedup']:.0f}x",
-                 _yn(met["c_vs_d"])))
-    rows.append(("e", "numpy C (float64) + numpy.linalg.eigh, nested",
-                 f"{npy['seconds']:8.1f} s", f"{s['speedup_vs_numpy']:.1f}x (c)", f">= {T['speedup']:.0f}x",
-                 _yn(met["c_vs_e_numpy"])))
-    est = " (extrap.)" if s["eigsh_extrapolated"] else ""
-    rows.append(("e", f"scipy eigsh(LinearOperator), {len(eig['ns'])} sizes measured{est}",
-                 f"{s['eigsh_seconds_full_estimate']:8.1f} s", f"{s['speedup_vs_eigsh']:.1f}x (c)",
-                 f">= {T['speedup']:.0f}x", _yn(met["c_vs_e_eigsh"])))
+    k = f"k=d1+{ref['k'] - sw['d1']}, {ref['passes_per_n']} passes/n" if ref else ""
+    rows.append(_speed_row("d", f"field's subspace iteration (JAX) {k}", s, "reference", len(ref["qh"]) if ref else 0))
+    rows.append(_speed_row("e", "numpy C (float64) + numpy.linalg.eigh, nested", s, "numpy", len(npy["qh"]) if npy else 0))
+    rows.append(_speed_row("e", f"scipy eigsh(LinearOperator), {len(eig['ns']) if eig else 0} sizes measured", s, "eigsh",
+                           len(eig["ns"]) if eig else 0))
     dq = s["max_abs_dqh"]
-    rows.append(("acc", "max |q_h - q_h(float64 numpy)|: ours / field / eigsh",
+    rows.append(("acc", f"max |q_h - q_h(float64)| ({s['truth_sizes']} sizes): ours / field / eigsh",
                  f"{dq['sweep']:.1e}", f"{dq['reference']:.1e} / {dq['eigsh']:.1e}", f"<= {T['qh_tolerance']}",
                  _yn(met["c_accuracy"])))
-    rows.append(("f", f"matrix-free d={mf['d']} D={mf['D']} k={mf['k']} n={mf['n']}",
-                 f"{mf['seconds_per_pass']:8.2f} s/pass", f"{mf['n'] / mf['seconds_per_pass'] / 1e3:.0f}k samples/s", "", ""))
-    rows.append(("f", f"  peak RSS {mf['peak'] / 2**20:.0f} MiB (runtime {mf['rss_warm'] / 2**20:.0f} MiB), "
-                      f"footprint {mf['footprint']['total'] / 2**20:.1f} MiB",
-                 f"{mf['extra'] / 2**20:8.1f} MiB", f"{mf['ratio']:.2f}x footprint", f"<= {T['memory_ratio']:.0f}x",
-                 _yn(met["f_memory"])))
+    if mf:
+        rows.append(("f", f"matrix-free d={mf['d']} D={mf['D']} k={mf['k']} n={mf['n']} B={mf['B']}",
+                     f"{mf['seconds_per_pass']:8.2f} s/pass", f"{mf['n'] / mf['seconds_per_pass'] / 1e3:.0f}k samples/s", "", ""))
+        rows.append(("f", f"  peak RSS {mf['peak'] / 2**20:.0f} MiB; above runtime+compile {mf['extra'] / 2**20:.1f} MiB, "
+                          f"above bare runtime {mf['extra_with_compile'] / 2**20:.0f} MiB; footprint "
+                          f"{mf['footprint']['total'] / 2**20:.1f} MiB", f"{mf['extra'] / 2**20:8.1f} MiB",
+                     f"{mf['ratio']:.2f}x footprint", f"<= {T['memory_ratio']:.0f}x", _yn(met["f_memory"])))
     w = [max(len(row[i]) for row in rows) for i in range(6)]
+    end = mc.get("loadavg_end")
     head = (f"hmodel bench  {mc['time_utc']} UTC  backend={mc['backend']} cpus={mc['cpu_count']} jax={mc['jax']}  "
-            f"load avg {' '.join(f'{v:.2f}' for v in mc['loadavg_start'])} -> "
-            f"{' '.join(f'{v:.2f}' for v in mc.get('loadavg_end', [math.nan] * 3))}")
+            f"load avg {' '.join(f'{v:.2f}' for v in mc['loadavg_start'])}"
+            + (f" -> {' '.join(f'{v:.2f}' for v in end)}" if end else " (run not finished)"))
     hdr = ("", "measure", "value", "ratio", "target", "met")
     lines = [head, "  ".join(h.ljust(wi) for h, wi in zip(hdr, w)), "  ".join("-" * wi for wi in w)]
     lines += ["  ".join(c.ljust(wi) for c, wi in zip(row, w)).rstrip() for row in rows]
-    lines.append("")
-    lines.append("q_h per alpha: float64 truth | ours (c) | field (d) | eigsh (e)")
-    truth = npy["qh"]
+    lines += ["", "q_h per alpha: float64 truth | ours (c) | field (d) | eigsh (e)"]
+
+    def cell(part, i):
+        return f"{part['qh'][i]:.4f}" if part and i < len(part["qh"]) else "   -  "
+
     for i, n in enumerate(sw["ns"]):
-        e = f"{eig['qh'][i]:.4f}" if i < len(eig["qh"]) else "   -  "
-        lines.append(f"  alpha={math.log(n) / math.log(sw['d']):.2f} n={n:>8d}  {truth[i]:.4f} | {sw['qh'][i]:.4f} | "
-                     f"{ref['qh'][i]:.4f} | {e}")
+        lines.append(f"  alpha={math.log(n) / math.log(sw['d']):.2f} n={n:>8d}  {cell(npy, i)} | {sw['qh'][i]:.4f} | "
+                     f"{cell(ref, i)} | {cell(eig, i)}")
     return "\n".join(lines)
 
 

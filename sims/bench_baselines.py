@@ -63,8 +63,9 @@ def _reference_kernel(fmap):
 
 
 def reference_subspace_iteration(teacher, ns, seed: int = 0, passes: int = REFERENCE_PASSES,
-                                 oversample: int = REFERENCE_OVERSAMPLE) -> dict:
-    """The field's streaming randomized subspace iteration at every n, from scratch each time."""
+                                 oversample: int = REFERENCE_OVERSAMPLE, progress=None) -> dict:
+    """The field's streaming randomized subspace iteration at every n, from scratch each time.
+    ``progress(partial_result)`` is called after each n."""
     fmap, d1, D = teacher.features, teacher.d1, teacher.D
     k = min(D, d1 + oversample)
     step = _reference_kernel(fmap)
@@ -77,7 +78,7 @@ def reference_subspace_iteration(teacher, ns, seed: int = 0, passes: int = REFER
         for p in range(passes):
             acc, sw = jnp.zeros((D, k), jnp.float32), jnp.float32(0)
             for X, y, mask in src.batches(n):
-                acc, s = step(acc, X, y * mask, V)
+                acc, s = step(acc, X, (y * mask).astype(jnp.float32), V)
                 sw = sw + s
             W = (acc - sw * V) / n
             if p < passes - 1:
@@ -88,12 +89,17 @@ def reference_subspace_iteration(teacher, ns, seed: int = 0, passes: int = REFER
         A_hat = (np.asarray(V, np.float64) @ Y).T
         seconds.append(time.perf_counter() - t0)
         qh.append(hm.subspace_overlap(teacher.A, A_hat))
-    return {"qh": qh, "seconds": float(sum(seconds)), "seconds_per_n": seconds, "passes_per_n": passes, "k": k}
+        out = {"qh": qh, "seconds": float(sum(seconds)), "seconds_per_n": seconds, "passes_per_n": passes, "k": k,
+               "complete": len(qh) == len(ns)}
+        if progress is not None:
+            progress(out)
+    return out
 
 
 # ---- (e) plain numpy / scipy ---------------------------------------------------------------------
-def numpy_dense_path(teacher, ns, seed: int = 0) -> dict:
-    """C accumulated with numpy in float64 over nested prefixes, numpy.linalg.eigh at every n."""
+def numpy_dense_path(teacher, ns, seed: int = 0, progress=None) -> dict:
+    """C accumulated with numpy in float64 over nested prefixes, numpy.linalg.eigh at every n.
+    ``progress(partial_result)`` is called after each n."""
     D, d1 = teacher.D, teacher.d1
     src = _stream(teacher, max(ns), seed)
     B = src.batch_size
@@ -115,7 +121,10 @@ def numpy_dense_path(teacher, ns, seed: int = 0) -> dict:
         _, U = top_by_magnitude(evals, evecs, d1)
         t_eigh += time.perf_counter() - t1
         qh.append(hm.subspace_overlap(teacher.A, U.T))
-    return {"qh": qh, "seconds": time.perf_counter() - t0, "seconds_eigh": t_eigh}
+        out = {"qh": qh, "seconds": time.perf_counter() - t0, "seconds_eigh": t_eigh, "complete": len(qh) == len(ns)}
+        if progress is not None:
+            progress(out)
+    return out
 
 
 def _held_samples(teacher, n, seed):

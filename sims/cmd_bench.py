@@ -11,18 +11,29 @@ def register(sub):
                                    "d=60 sweep, the field's subspace iteration, numpy/scipy baselines and the "
                                    "matrix-free engine at d=200; print one table.")
     p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test of the suite, seconds)")
-    p.add_argument("--out", default=None, help="also write every measurement to this JSON file")
+    p.add_argument("--out", default=None, help="also write every measurement to this JSON file (updated after each section)")
+    p.add_argument("--table", default=None, metavar="FILE.json",
+                   help="measure nothing: print the table of a JSON file written by --out (a partial run's too)")
     p.set_defaults(func=main)
 
 
 def main(args) -> int:
-    from .bench import FULL, QUICK, format_table, run_bench, write_json
+    from .bench import FULL, QUICK, format_table, load_json, run_bench, write_json
 
+    if args.table is not None:
+        try:
+            result = load_json(args.table)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"--table={args.table!r} is not allowed: cannot read a bench JSON file ({exc})") from None
+        if "sweep" not in result:
+            raise ValueError(f"--table={args.table!r} is not allowed: the run has not reached the sweep (c) yet")
+        print(format_table(result))
+        return 0
     if args.out is not None and not args.out.endswith(".json"):
         raise ValueError(f"--out={args.out!r} is not allowed: must be a path ending in .json")
 
     def log(section, partial):
-        print(f"[bench] {section} done", file=sys.stderr, flush=True)
+        print(f"[bench] {section} {'progress' if section.endswith('_partial') else 'done'}", file=sys.stderr, flush=True)
         if args.out is not None:
             write_json(partial, args.out)
 

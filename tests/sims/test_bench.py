@@ -22,7 +22,7 @@ def test_bench_quick_prints_the_table_and_writes_the_json(tmp_path, capsys):
     r = json.loads(out.read_text())
     assert SECTIONS <= set(r)
     assert _positive_finite(r["peak"]["gflops"])
-    assert all(_positive_finite(a["gflops_effective"]) and _positive_finite(a["eigen_seconds"]) for a in r["accumulation"])
+    assert all(_positive_finite(a["gflops_effective"]) and (_positive_finite(a["eigen_seconds"]) or a["D"] > 2000) for a in r["accumulation"])
     for key in ("sweep", "numpy", "reference", "eigsh"):
         assert _positive_finite(r[key]["seconds"])
     mf = r["matrix_free"]
