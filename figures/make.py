@@ -280,8 +280,21 @@ def collapse(runs, out, opts, cache):
     return draw.draw_collapse(tbl_m, theory, Path(out) / "collapse", title)
 
 
+def _largest_d1_gammas(runs) -> pd.DataFrame:
+    """The rows of g = id of the (input model, d, eps) group with the most latent directions among those run
+    at two gammas or more (ties: more gammas, then more rows)."""
+    base = {k: v for k, v in BASE_CONFIG.items() if k != "eps"}
+    sub = fd.select(runs, **{k: v for k, v in {**base, "g": "id"}.items() if k in runs.columns}) if len(runs) else runs
+    if sub.empty:
+        raise NoData("the results hold no rows with g=id for the scaling figure")
+    groups = [g for _, g in sub.groupby(["input_model", "d", "eps"]) if g["gamma"].nunique() >= 2]
+    if not groups:
+        raise NoData("the scaling figure needs one configuration run at two gammas or more")
+    return fd.with_alpha(max(groups, key=lambda g: (int(g["d1"].iloc[0]), g["gamma"].nunique(), len(g))))
+
+
 def scaling(runs, out, opts, cache):
-    sub = _most_gammas(_by_input_model(runs, lambda t: _most_gammas(t)["gamma"].nunique(), g="id")[0][1])
+    sub = _largest_d1_gammas(runs)
     tbl = fd.scaling_table(sub, y="nmse")
     theory = {}
     if opts.theory and th.available():
@@ -292,8 +305,8 @@ def scaling(runs, out, opts, cache):
             power = th.power_law_mse(x, gamma) if gamma > 0.5 else None
             theory[gamma] = {"finite": (x, curves["nmse"]), "power": None if power is None else (x, power)}
     r = sub.iloc[0]
-    title = (f"d={r['d']}, d1={r['d1']}, g={r['g']}, {r['input_model']} input; fit from the first recovery (|); "
-             "dashed: finite-size theory, dotted: $(n/d^q)^{-1+1/(2\\gamma)}$")
+    title = (f"d={r['d']}, d1={r['d1']} (eps={r['eps']:g}), g={r['g']}, {r['input_model']} input; fit from the first "
+             "recovery (|);\ndashed: finite-size theory, dotted: Theorem 3.2, $(n/d^q)^{-1+1/(2\\gamma)}$")
     return draw.draw_scaling(tbl, theory, Path(out) / "scaling", title)
 
 

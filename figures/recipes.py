@@ -25,6 +25,9 @@ __all__ = ["SCALES", "sweeps", "baseline_recipe", "FIGURE_SWEEPS", "run_baseline
 SCALES = ("quick", "cpu", "paper")
 _MAIN = {"q": 2, "eps": 0.5, "gamma": 0.4, "g": "id"}
 _OTHER_GAMMAS = [0.0, 0.2, 0.6, 0.8, 1.0]
+# scaling: eps = 1 (d1 = d directions), so that the staircase of recoveries spans decades of n and its sum
+# can look like Theorem 3.2's power law; with d1 = d^0.5 = 4 every direction is found within one decade
+_SCALING_GAMMAS = [0.4, 0.6, 0.8, 1.0]
 
 _GE = {"input_model": "gaussian_equivalent"}
 _SWEEPS = {
@@ -34,7 +37,9 @@ _SWEEPS = {
         "gammas": {**_MAIN, **_GE, "gamma": _OTHER_GAMMAS, "d": 20, "seeds": "0-1", "alphas": "1.5:4.0:0.25",
                    "n_test": 4000},
         "tanh": {**_MAIN, "g": "tanh", "d": 20, "seeds": "0-1", "alphas": "1.5:4.0:0.25", "n_test": 4000},
-        "collapse": {**_MAIN, **_GE, "d": [12, 30], "seeds": "0-1", "alphas": "2.0:3.75:0.25", "n_test": 4000},
+        "collapse": {**_MAIN, **_GE, "d": [12, 30], "seeds": "0-1", "alphas": "2.0:3.5:0.25", "n_test": 4000},
+        "scaling": {**_MAIN, **_GE, "eps": 1.0, "gamma": _SCALING_GAMMAS, "d": 16, "seeds": "0-1",
+                    "alphas": "1.5:4.5:0.25", "n_test": 4000},
     },
     "cpu": {
         "main": {**_MAIN, "d": 40, "seeds": "0-3", "alphas": "1.5:3.6:0.1", "n_test": 10000},
@@ -43,21 +48,25 @@ _SWEEPS = {
                    "n_test": 10000},
         "tanh": {**_MAIN, "g": "tanh", "d": 40, "seeds": "0-4", "alphas": "1.5:3.6:0.1", "n_test": 10000},
         "collapse": {**_MAIN, **_GE, "d": [24, 32, 56], "seeds": "0-2", "alphas": "2.0:3.5:0.125", "n_test": 10000},
+        "scaling": {**_MAIN, **_GE, "eps": 1.0, "gamma": _SCALING_GAMMAS, "d": 24, "seeds": "0-2",
+                    "alphas": "1.5:4.25:0.125", "n_test": 10000},
     },
     "paper": {
-        "main": {**_MAIN, "d": 400, "seeds": "0-4", "alphas": "1.5:3.2:0.1", "n_test": 20000, "engine": "matrix_free"},
-        "main_ge": {**_MAIN, **_GE, "d": 400, "seeds": "0-4", "alphas": "1.5:3.2:0.1", "n_test": 20000,
+        "main": {**_MAIN, "d": 400, "seeds": "0-4", "alphas": "1.5:3.0:0.1", "n_test": 20000, "engine": "matrix_free"},
+        "main_ge": {**_MAIN, **_GE, "d": 400, "seeds": "0-4", "alphas": "1.5:3.0:0.1", "n_test": 20000,
                     "engine": "matrix_free"},
-        "gammas": {**_MAIN, "gamma": _OTHER_GAMMAS, "d": 400, "seeds": "0-4", "alphas": "1.5:3.2:0.1", "n_test": 20000,
+        "gammas": {**_MAIN, "gamma": _OTHER_GAMMAS, "d": 400, "seeds": "0-4", "alphas": "1.5:3.0:0.1", "n_test": 20000,
                    "engine": "matrix_free"},
-        "tanh": {**_MAIN, "g": "tanh", "d": 400, "seeds": "0-4", "alphas": "1.5:3.2:0.1", "n_test": 20000,
+        "tanh": {**_MAIN, "g": "tanh", "d": 400, "seeds": "0-4", "alphas": "1.5:3.0:0.1", "n_test": 20000,
                  "engine": "matrix_free"},
         "collapse": {**_MAIN, "d": [100, 200], "seeds": "0-2", "alphas": "2.0:3.3:0.1", "n_test": 20000},
+        "scaling": {**_MAIN, "eps": 1.0, "gamma": _SCALING_GAMMAS, "d": 64, "seeds": "0-4", "alphas": "1.5:4.0:0.1",
+                    "n_test": 20000},
     },
 }
 
 _BASELINES = {
-    "quick": {"d": [10], "ns": [50, 100, 200, 400, 800, 1600, 3200, 6400], "seeds": [0, 1],
+    "quick": {"d": [10], "ns": [100, 200, 400, 800, 1600, 3200, 6400], "seeds": [0, 1],
               "kernel_memory_gb": 0.1, "n_test": 4000},
     "cpu": {"d": [10, 14], "ns": [50, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 102400],
             "seeds": [0, 1, 2], "kernel_memory_gb": 2.0, "n_test": 10000},
@@ -72,7 +81,7 @@ _THEORY = {"quick": {"n_mc": 40_000, "theory_points": 10}, "cpu": {"n_mc": 200_0
 # the sweeps each figure reads (all of them sit under one results root)
 FIGURE_SWEEPS = {"fig2": ["main", "main_ge"], "fig3": ["main_ge", "gammas"], "fig4": ["main", "main_ge"],
                  "fig5": ["tanh"], "baselines": ["baselines"], "collapse": ["main_ge", "collapse"],
-                 "scaling": ["main_ge", "gammas"]}
+                 "scaling": ["scaling"]}
 
 
 def sweeps(scale: str) -> dict:
