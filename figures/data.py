@@ -167,23 +167,30 @@ def predicted_exponent(gamma: float) -> float:
 
 
 def scaling_table(df: pd.DataFrame, y: str = "nmse", fit_from: float | None = None) -> pd.DataFrame:
-    """Per gamma: the seed-mean y against x = n / d^q (geometric band), the exponent fitted on x >= fit_from
-    and the predicted one (Theorem 3.2). fit_from=None fits, per gamma, from the first x where the seed-mean
-    recovered count reaches 1 (after the first transition: before it the MSE is flat at Var y, not a power
-    law). Returns columns gamma, x, mean, lo, hi, count, fit_from, fitted, predicted."""
+    """Per gamma: the seed-mean y against x = n / d^q (geometric band), the exponent fitted over the window
+    of sequential recovery and the predicted one (Theorem 3.2).
+
+    fit_from=None fits, per gamma, from the first x where the seed-mean recovered count reaches 1 (before it the
+    MSE is flat at Var y) up to the first x where it reaches d1 (when a d1 column is given: after it every
+    direction is found and the error decays like the angular errors, 1/n, not like the tail). Returns columns
+    gamma, x, mean, lo, hi, count, fit_from, fit_to, fitted, predicted."""
     tmp = df.assign(x=df["n"].astype(float) / df["d"].astype(float) ** df["q"].astype(float))
     m = mean_band(tmp, "x", y, by=["gamma"], log=True)
     parts = []
     for gamma, g in m.groupby("gamma", sort=True):
-        start = fit_from
+        start, stop = fit_from, math.inf
         if start is None:
-            rec = mean_band(tmp[np.isclose(tmp["gamma"], gamma)], "x", "recovered")
+            rows = tmp[np.isclose(tmp["gamma"], gamma)]
+            rec = mean_band(rows, "x", "recovered")
             hit = rec.loc[rec["mean"] >= 1.0, "x"]
             start = float(hit.iloc[0]) if len(hit) else math.inf
-        tail = g[g["x"] >= start]
-        slope, _ = fit_power_law(tail["x"], tail["mean"])
-        parts.append(g.assign(fit_from=start, fitted=slope, predicted=predicted_exponent(float(gamma))))
-    cols = list(m.columns) + ["fit_from", "fitted", "predicted"]
+            if "d1" in rows.columns:
+                full = rec.loc[rec["mean"] >= float(rows["d1"].max()), "x"]
+                stop = float(full.iloc[0]) if len(full) else math.inf
+        window = g[(g["x"] >= start) & (g["x"] <= stop)]
+        slope, _ = fit_power_law(window["x"], window["mean"])
+        parts.append(g.assign(fit_from=start, fit_to=stop, fitted=slope, predicted=predicted_exponent(float(gamma))))
+    cols = list(m.columns) + ["fit_from", "fit_to", "fitted", "predicted"]
     return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
 
 

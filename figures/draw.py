@@ -224,7 +224,7 @@ def draw_scaling(tbl, theory: dict, base, title: str = "") -> list[Path]:
     for color, gm in zip(_colors(len(gammas)), gammas):
         sub = tbl[tbl["gamma"] == gm]
         fit, pred = float(sub["fitted"].iloc[0]), float(sub["predicted"].iloc[0])
-        fit_s = f"{fit:+.2f}" if np.isfinite(fit) else "n/a (no recovery)"
+        fit_s = f"{fit:+.2f}" if np.isfinite(fit) else "n/a (window too short)"
         pred_s = f"{pred:+.2f}" if np.isfinite(pred) else "none (γ ≤ 1/2)"
         band(ax, sub, "x", color, label=fr"$\gamma$={gm:g}: fitted {fit_s}, predicted {pred_s}")
         t = theory.get(gm, {})
@@ -232,9 +232,9 @@ def draw_scaling(tbl, theory: dict, base, title: str = "") -> list[Path]:
             _theory_line(ax, *t["finite"], color=color, style="--")
         if t.get("power") is not None:
             _theory_line(ax, *t["power"], color=color, style=":")
-        start = float(sub["fit_from"].iloc[0])
-        if np.isfinite(start):
-            ax.plot([start], [np.interp(start, sub["x"], sub["mean"])], "|", color=color, ms=14, mew=2)
+        for edge in (float(sub["fit_from"].iloc[0]), float(sub["fit_to"].iloc[0]) if "fit_to" in sub else np.inf):
+            if np.isfinite(edge):
+                ax.plot([edge], [np.interp(edge, sub["x"], sub["mean"])], "|", color=color, ms=14, mew=2)
     ax.set_xscale("log")
     ax.set_yscale("log")
     # the theory's O(1/n) readout term exceeds Var y at the smallest n: keep the data's range

@@ -305,8 +305,8 @@ def scaling(runs, out, opts, cache):
             power = th.power_law_mse(x, gamma) if gamma > 0.5 else None
             theory[gamma] = {"finite": (x, curves["nmse"]), "power": None if power is None else (x, power)}
     r = sub.iloc[0]
-    title = (f"d={r['d']}, d1={r['d1']} (eps={r['eps']:g}), g={r['g']}, {r['input_model']} input; fit from the first "
-             "recovery (|);\ndashed: finite-size theory, dotted: Theorem 3.2, $(n/d^q)^{-1+1/(2\\gamma)}$")
+    title = (f"d={r['d']}, d1={r['d1']} (eps={r['eps']:g}), g={r['g']}, {r['input_model']} input; fit over the window of "
+             "sequential recovery (|: 1 to d1 found);\ndashed: finite-size theory, dotted: Theorem 3.2, $(n/d^q)^{-1+1/(2\\gamma)}$")
     return draw.draw_scaling(tbl, theory, Path(out) / "scaling", title)
 
 

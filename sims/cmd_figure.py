@@ -21,7 +21,9 @@ def register(sub):
 def add_figure_options(p):
     p.add_argument("--no-theory", action="store_true", help="draw the data only, without the theory overlays")
     p.add_argument("--theory-mc", type=int, default=None,
-                   help="Monte Carlo size of the theory's label law (default 100000)")
+                   help="Monte Carlo size of the theory's label law (default 100000; quick scale 40000)")
+    p.add_argument("--theory-points", type=int, default=None,
+                   help="sample sizes per theory curve (default 12; quick scale 10): the theory cache is per setting")
 
 
 def figure_options(args, scale_defaults: dict | None = None):
@@ -32,6 +34,8 @@ def figure_options(args, scale_defaults: dict | None = None):
     kw["theory"] = not args.no_theory
     if args.theory_mc is not None:
         kw["n_mc"] = check_int("theory-mc", args.theory_mc, 1000)
+    if args.theory_points is not None:
+        kw["theory_points"] = check_int("theory-points", args.theory_points, 2, 200)
     return FigureOptions(**kw)
 
 

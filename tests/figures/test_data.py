@@ -128,6 +128,9 @@ def test_scaling_table_fits_after_first_recovery():
     assert g1["fitted"].iloc[0] == pytest.approx(-0.5)
     assert g1["predicted"].iloc[0] == pytest.approx(-0.5)
     assert math.isnan(tbl[tbl["gamma"] == 0.4]["predicted"].iloc[0])
+    # with d1 = 1 every direction is found at x = 10: the window is that single point, too short to fit
+    tbl1 = fd.scaling_table(pd.DataFrame(rows).assign(d1=1))
+    assert tbl1["fit_to"].iloc[0] == pytest.approx(10.0) and math.isnan(tbl1["fitted"].iloc[0])
 
 
 def test_nearest_rows_and_spectrum_alphas():
