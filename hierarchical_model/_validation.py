@@ -1,5 +1,5 @@
 """Boundary checks: every public entry point refuses bad input with one line
-naming the parameter, the value and the allowed range (DEVELOPERS.md, "bad input")."""
+naming the parameter, the value and the allowed range (the project's rule for bad input)."""
 
 from __future__ import annotations
 

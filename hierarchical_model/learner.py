@@ -3,8 +3,12 @@
 1. C = (1/n) sum_mu T(y_mu) (F_mu F_mu^T - I_D); A_hat = its d1 eigenvectors of largest |eigenvalue|.
 2. h1_hat = A_hat F(x);  B_hat = (1/n) sum_mu y_mu (h1_hat h1_hat^T - I);  h2_hat = <B_hat, h1_hat h1_hat^T - I>.
 3. Readout: ridge regression of y on He_0..He_p (normalised) of u = h2_hat / s, s = sqrt(2) ||B_hat||_F
-   (the exact standard deviation of h2_hat when h1_hat is standard Gaussian); the ridge is chosen on a
-   held-out fifth of the readout samples, then refitted on all of them.
+   (the exact standard deviation of h2_hat when h1_hat is standard Gaussian). The ridge is chosen on
+   held-out data that layers 1 and 2 never saw: A_hat and B_hat are fitted on the same samples as the
+   readout, so h2_hat correlates with y in-sample more than out of sample, and only held-out data tell
+   how much to shrink (in-sample validation let the test MSE exceed Var(y) for unbounded links).
+   fit_stream: n_validation fresh samples of the teacher's validation stream (not counted in n, like
+   the test set); fit(X, y): every fifth sample is held out from all layers.
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ __all__ = ["HierarchicalSpectralLearner", "ENGINES", "LABEL_TRANSFORMS", "defaul
 ENGINES = ("auto", "dense", "matrix_free")
 LABEL_TRANSFORMS = ("identity", "clip", "tanh")
 DENSE_MAX_D = 6000  # beyond this a float64 eigh costs minutes: 'auto' goes matrix-free
-DEFAULT_RIDGES = tuple(10.0 ** np.arange(-8, 2))
-_VALID_EVERY = 5  # sample index % 5 == 4 is held out to choose the ridge
+DEFAULT_RIDGES = tuple(10.0 ** np.arange(-8, 5))  # up to 1e4: "predict ~0" must be on the menu
+_VALID_EVERY = 5  # fit(X, y): sample index % 5 == 4 is held out to choose the ridge
 
 
 def default_memory_gb() -> float:
@@ -67,16 +71,12 @@ def _layer2_kernels(fmap, degree: int):
         return hermite_he(h2 / scale, degree)
 
     @jax.jit
-    def readout_step(stats, X, y, mask, lo, At, Bm, scale):
-        Phi = features_h2(X, At, Bm, scale)
-        idx = lo + jnp.arange(X.shape[0])
-        m_val = mask * (idx % _VALID_EVERY == _VALID_EVERY - 1)
-        out = []
-        for m, (G, b, yy, cnt) in zip((mask - m_val, m_val), stats):
-            Pm = Phi * m[:, None]
-            out.append((G + (Pm.T @ Phi).astype(jnp.float64), b + (Pm.T @ y).astype(jnp.float64),
-                        yy + jnp.sum(m * y * y, dtype=jnp.float64), cnt + jnp.sum(m, dtype=jnp.float64)))
-        return tuple(out)
+    def normal_step(stats, X, y, mask, At, Bm, scale):
+        """Normal equations of the readout: (sum Phi Phi^T, sum Phi y, sum y^2, count)."""
+        G, b, yy, cnt = stats
+        Pm = features_h2(X, At, Bm, scale) * mask[:, None]
+        return (G + (Pm.T @ Pm).astype(jnp.float64), b + (Pm.T @ y).astype(jnp.float64),
+                yy + jnp.sum(mask * y * y, dtype=jnp.float64), cnt + jnp.sum(mask, dtype=jnp.float64))
 
     @jax.jit
     def predict(X, At, Bm, scale, coef):
@@ -88,7 +88,7 @@ def _layer2_kernels(fmap, degree: int):
         return acc + jnp.stack([jnp.sum(r * r, dtype=jnp.float64), jnp.sum(y * mask, dtype=jnp.float64),
                                 jnp.sum(y * y * mask, dtype=jnp.float64), jnp.sum(mask, dtype=jnp.float64)])
 
-    return bhat_step, readout_step, predict, error_step
+    return bhat_step, normal_step, predict, error_step
 
 
 class HierarchicalSpectralLearner:
@@ -103,6 +103,7 @@ class HierarchicalSpectralLearner:
     label_transform : T(y) for the first layer: 'identity' (paper), 'clip' or 'tanh' at the
         ``clip_quantile`` of |y|.
     readout_degree : degree of the Hermite basis of h2_hat in the ridge readout.
+    n_validation : fresh samples that choose the readout ridge in fit_stream / fit_path.
     fresh_split : fit layer 2 and the readout on fresh samples (streams: an independent draw of the same
         size; arrays: the second half, the first half going to layer 1), as in the paper's proof.
     block_size, krylov_depth, tol, max_passes : block Krylov settings of the matrix-free engine
@@ -117,7 +118,7 @@ class HierarchicalSpectralLearner:
 
     def __init__(self, d1: int, q: int = 2, *, engine: str = "auto", input_model: str = "hermite",
                  label_transform: str = "identity", clip_quantile: float = 0.99, readout_degree: int = 5,
-                 ridge_grid=DEFAULT_RIDGES, fresh_split: bool = False, block_size: int | None = None,
+                 n_validation: int = 5000, ridge_grid=DEFAULT_RIDGES, fresh_split: bool = False, block_size: int | None = None,
                  krylov_depth: int = 4, tol: float = 1e-4, max_passes: int = 300,
                  memory_gb: float | None = None, seed: int = 0, spectrum_max_D: int = 5000):
         self.d1 = check_int("d1", d1, 1)
@@ -127,6 +128,7 @@ class HierarchicalSpectralLearner:
         self.label_transform = check_choice("label_transform", label_transform, LABEL_TRANSFORMS)
         self.clip_quantile = check_float("clip_quantile", clip_quantile, 0.0, 1.0, lo_open=True)
         self.readout_degree = check_int("readout_degree", readout_degree, 1, 12)
+        self.n_validation = check_int("n_validation", n_validation, 1)
         self.ridge_grid = tuple(check_float("ridge_grid", r, 0.0) for r in ridge_grid)
         if not self.ridge_grid:
             raise ValueError("ridge_grid=() is not allowed: must hold at least one ridge >= 0")
@@ -150,14 +152,16 @@ class HierarchicalSpectralLearner:
             check_int("X.shape[1] (input dimension d)", X.shape[1], 2)
         fmap = HermiteFeatures(X.shape[1], self.q) if self.input_model == "hermite" else GaussianFeatures(X.shape[1])
         check_int("d1", self.d1, 1, fmap.D)
-        n = X.shape[0]
+        check_int("n (number of samples)", X.shape[0], self._min_samples())
+        held_out = np.arange(X.shape[0]) % _VALID_EVERY == _VALID_EVERY - 1
+        X32, y32 = X[~held_out].astype(np.float32), y[~held_out].astype(np.float32)
+        n = X32.shape[0]
         half = n // 2 if self.fresh_split else n
-        check_int("n (number of samples)", half, self.d1)
         bs = choose_batch_chunks(fmap.D) * CHUNK
-        X32, y32 = X.astype(np.float32), y.astype(np.float32)
         train = ArraySource(X32[:half], y32[:half], bs)
         readout = ArraySource(X32[half:], y32[half:], bs) if self.fresh_split else train
-        self._fit_sources(fmap, train, readout)
+        validation = ArraySource(X[held_out].astype(np.float32), y[held_out].astype(np.float32), bs)
+        self._fit_sources(fmap, train, readout, validation)
         return self
 
     def fit_stream(self, teacher: Teacher, n: int, seed: int | None = None):
@@ -179,9 +183,10 @@ class HierarchicalSpectralLearner:
         bc = choose_batch_chunks(fmap.D)
         train = StreamSource(teacher, "train", ns[-1], seed, bc)
         readout = StreamSource(teacher, "readout", ns[-1], seed, bc) if self.fresh_split else train
+        validation = StreamSource(teacher, "validation", self.n_validation, seed, bc)
         state = {}
         for n in ns:
-            self._fit_sources(fmap, train, readout, n, state)
+            self._fit_sources(fmap, train, readout, validation, n, state)
             yield n
 
     def predict(self, X):
@@ -209,6 +214,13 @@ class HierarchicalSpectralLearner:
         return self._errors(ArraySource(X.astype(np.float32), y.astype(np.float32), 8192))
 
     # ---- internals --------------------------------------------------------------------------------
+    def _min_samples(self) -> int:
+        """Smallest n for fit(X, y): one held-out sample, and d1 samples for each layer-1 half."""
+        n = _VALID_EVERY
+        while (n - n // _VALID_EVERY) // (2 if self.fresh_split else 1) < self.d1:
+            n += 1
+        return n
+
     def _check_teacher(self, teacher):
         if teacher.config.q != self.q or teacher.config.input_model != self.input_model:
             raise ValueError(f"teacher (q={teacher.config.q}, input_model={teacher.config.input_model!r}) does not "
@@ -219,7 +231,7 @@ class HierarchicalSpectralLearner:
         if not hasattr(self, "A_hat_"):
             raise RuntimeError("this learner is not fitted yet: call fit or fit_stream first")
 
-    def _fit_sources(self, fmap, train, readout, n: int | None = None, state: dict | None = None):
+    def _fit_sources(self, fmap, train, readout, validation, n: int | None = None, state: dict | None = None):
         n = train.n if n is None else n
         state = {} if state is None else state
         t0 = time.perf_counter()
@@ -242,12 +254,12 @@ class HierarchicalSpectralLearner:
         self.fmap_, self.engine_, self.n_samples_, self.n_passes_ = fmap, engine, n, passes
         self.eigenvalues_, self.A_hat_, self.spectrum_ = vals, vecs.T, spectrum
         self.label_transform_ = transform
-        self._fit_layer2(fmap, readout, n)
+        self._fit_layer2(fmap, readout, validation, n)
         t2 = time.perf_counter()
         self.timings_ = {"layer1": t1 - t0, "layer2_readout": t2 - t1}
 
-    def _fit_layer2(self, fmap, src, n):
-        bhat_step, readout_step, _, _ = _layer2_kernels(fmap, self.readout_degree)
+    def _fit_layer2(self, fmap, src, validation, n):
+        bhat_step, normal_step, _, _ = _layer2_kernels(fmap, self.readout_degree)
         At = jnp.asarray(self.A_hat_.T, jnp.float32)
         acc, sum_y = jnp.zeros((self.d1, self.d1), jnp.float64), 0.0
         for X, y, mask in src.batches(n):
@@ -256,25 +268,23 @@ class HierarchicalSpectralLearner:
         B_hat = np.asarray(acc - sum_y * jnp.eye(self.d1)) / n
         self.B_hat_ = B_hat
         self.h2_scale_ = max(math.sqrt(2.0) * float(np.linalg.norm(B_hat)), 1e-30)
+        args = (At, jnp.asarray(B_hat, jnp.float32), jnp.float32(self.h2_scale_))
         p = self.readout_degree + 1
-        z = (jnp.zeros((p, p), jnp.float64), jnp.zeros(p, jnp.float64), jnp.float64(0), jnp.float64(0))
-        stats = (z, z)
-        Bm = jnp.asarray(B_hat, jnp.float32)
-        for b in range(src.n_batches(n)):
-            X, y, mask = src.batch(b, n)
-            stats = readout_step(stats, X, y, mask, jnp.int64(b * src.batch_size), At, Bm, jnp.float32(self.h2_scale_))
-        (Gf, bf, yyf, nf), (Gv, bv, yyv, nv) = [[np.asarray(a, np.float64) for a in s] for s in stats]
-        self.ridge_ = self._choose_ridge(Gf, bf, nf, Gv, bv, yyv, nv)
-        self.coef_ = _ridge_solve(Gf + Gv, bf + bv, nf + nv, self.ridge_)
 
-    def _choose_ridge(self, Gf, bf, nf, Gv, bv, yyv, nv) -> float:
-        if nf < 1 or nv < 1 or len(self.ridge_grid) == 1:
-            return self.ridge_grid[0]
+        def normal_equations(source, m):
+            stats = (jnp.zeros((p, p), jnp.float64), jnp.zeros(p, jnp.float64), jnp.float64(0), jnp.float64(0))
+            for X, y, mask in source.batches(m):
+                stats = normal_step(stats, X, y, mask, *args)
+            return [np.asarray(a, np.float64) for a in stats]
+
+        G, b, _, cnt = normal_equations(src, n)
+        Gv, bv, yyv, nv = normal_equations(validation, validation.n)
         errs = []
         for r in self.ridge_grid:
-            w = _ridge_solve(Gf, bf, nf, r)
+            w = _ridge_solve(G, b, cnt, r)
             errs.append((w @ Gv @ w - 2 * w @ bv + yyv) / nv)
-        return self.ridge_grid[int(np.argmin(errs))]
+        self.ridge_ = self.ridge_grid[int(np.argmin(errs))]
+        self.coef_ = _ridge_solve(G, b, cnt, self.ridge_)
 
     def _readout_args(self):
         return (jnp.asarray(self.A_hat_.T, jnp.float32), jnp.asarray(self.B_hat_, jnp.float32),

@@ -4,7 +4,7 @@
     y = g(h2) + sigma * xi,   lambda_i = Z_gamma z_i i^(-gamma),  Z_gamma = (sum_i i^(-2 gamma))^(-1/2).
 
 Every random draw comes from one integer seed through ``jax.random.fold_in``: the teacher's
-parameters from fold_in(key(seed), PARAMS), and sample chunk c of stream s (train, test, readout)
+parameters from fold_in(key(seed), PARAMS), and sample chunk c of stream s (train, test, readout, validation)
 from fold_in(fold_in(key(seed), s), c). A chunk holds CHUNK samples, so any batch (a run of chunks)
 can be regenerated alone, and the first n samples of a stream are the same whatever the total length
 (nested sample grids are exact prefixes).
@@ -27,7 +27,7 @@ from .links import Link, make_link
 __all__ = ["TeacherConfig", "Teacher", "latent_dim", "spike_weights", "CHUNK", "STREAMS"]
 
 CHUNK = 256
-STREAMS = {"train": 0, "test": 1, "readout": 2}
+STREAMS = {"train": 0, "test": 1, "readout": 2, "validation": 3}
 _PARAMS = 7919  # fold-in tag for the teacher's parameters, distinct from every stream id
 INPUT_MODELS = ("hermite", "gaussian_equivalent")
 A_KINDS = ("orthonormal", "gaussian")

@@ -58,7 +58,7 @@ def _data(n, d, seed=0):
     (lambda X, y: (X, y[:-1]), r"^y has 39 samples: must match X's 40"),
     (lambda X, y: (np.where(X > 2.5, np.nan, X), y), r"^X has \d+ non-finite entries"),
     (lambda X, y: (X, np.full_like(y, np.inf)), r"^y has 40 non-finite entries"),
-    (lambda X, y: (X[:2], y[:2]), r"^n \(number of samples\)=2 is out of range: must be an integer >= 3"),
+    (lambda X, y: (X[:2], y[:2]), r"^n \(number of samples\)=2 is out of range: must be an integer >= 5"),
     (lambda X, y: (np.full(X.shape, "a"), y), r"^X is not allowed: must be a numeric array"),
 ])
 def test_fit_refuses_bad_user_data(mutate, match):
