@@ -6,8 +6,8 @@ from .inverse import SpectrumEstimate, estimate_from_result, estimate_spectrum
 from .resolvent import LabelLaw, atom_law, bulk_edges, density, label_law, stieltjes
 from .spikes import outliers, overlap, spike_strength
 
-from . import asymptotics, checks  # noqa: E402  (the other theory modules, after ours: checks may import them)
+from . import asymptotics, checks, thresholds  # noqa: E402  (after the above: checks and thresholds import them)
 
-__all__ = ["asymptotics", "checks", "Prediction", "predict", "finite_size_thresholds", "mse_from_overlaps", "SpectrumEstimate",
+__all__ = ["asymptotics", "checks", "thresholds", "Prediction", "predict", "finite_size_thresholds", "mse_from_overlaps", "SpectrumEstimate",
            "estimate_spectrum", "estimate_from_result", "LabelLaw", "atom_law", "label_law", "stieltjes", "density",
            "bulk_edges", "outliers", "overlap", "spike_strength", "hermite_signal_matrix"]
