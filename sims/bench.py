@@ -241,14 +241,22 @@ def _section(r: dict, key: str):
     return r.get(key) or r.get(key + "_partial")
 
 
-def _full_seconds(part: dict, ns_done, ns_all) -> tuple[float, bool]:
-    """Wall time over all sizes: measured, or (when the run stopped early) the measured time plus the
-    remaining sizes at the measured cost per sample (both baselines cost O(n) per size)."""
-    rest = list(ns_all[len(ns_done):])
+def _full_seconds(key: str, part: dict, ns) -> tuple[float, bool]:
+    """Wall time over all sizes: measured, or, for a run stopped early, the measured time plus an
+    estimate of the sizes left, from the run's own cost model:
+    'reference' (each size from scratch): least-squares t(n) = a + b n over the sizes done, summed over the rest;
+    'numpy' (nested): the mean eigh time per size left, plus the accumulation of the samples left at
+    the measured cost per sample."""
+    done = len(part["qh"])
+    rest = list(ns[done:])
     if not rest:
         return part["seconds"], False
-    per_sample = part["seconds"] / max(1, sum(ns_done))
-    return part["seconds"] + per_sample * sum(rest), True
+    if key == "reference":
+        n_done, t_done = np.asarray(ns[:done], float), np.asarray(part["seconds_per_n"], float)
+        a, b = np.linalg.lstsq(np.stack([np.ones(done), n_done], 1), t_done, rcond=None)[0] if done > 1 else (0.0, t_done[0] / n_done[0])
+        return part["seconds"] + float(sum(max(a + b * n, b * n) for n in rest)), True
+    acc = (part["seconds"] - part["seconds_eigh"]) / ns[done - 1]
+    return part["seconds"] + part["seconds_eigh"] / done * len(rest) + acc * (ns[-1] - ns[done - 1]), True
 
 
 def summarize(r: dict) -> dict:
@@ -270,7 +278,7 @@ def summarize(r: dict) -> dict:
            "truth_sizes": len(truth)}
     for key, part in (("numpy", npy), ("reference", ref)):
         if part:
-            secs, extrap = _full_seconds(part, ns[: len(part["qh"])], ns)
+            secs, extrap = _full_seconds(key, part, ns)
             out[f"{key}_seconds"], out[f"{key}_extrapolated"] = secs, extrap
             out[f"speedup_vs_{key}"] = secs / sw["seconds"]
     if eig and eig["qh"]:
