@@ -69,9 +69,11 @@ def reference_subspace_iteration(teacher, ns, seed: int = 0, passes: int = REFER
     fmap, d1, D = teacher.features, teacher.d1, teacher.D
     k = min(D, d1 + oversample)
     step = _reference_kernel(fmap)
-    src = _stream(teacher, max(ns), seed)
+    bc = choose_batch_chunks(D)
     qh, seconds = [], []
     for i, n in enumerate(ns):
+        # batches no larger than n needs (powers of two chunks: few compilations), as the field's code would
+        src = StreamSource(teacher, "train", n, seed, min(bc, 1 << max(0, math.ceil(math.log2(-(-n // CHUNK))))))
         t0 = time.perf_counter()
         V = jax.random.normal(jax.random.key(1000 + i), (D, k), jnp.float32)  # a fresh start per size
         V, _ = jnp.linalg.qr(V)
