@@ -150,7 +150,7 @@ class Teacher:
         """g(h2), h2 = (1/sqrt 2) sum_i lambda_i (h1_i^2 - 1)."""
         h1 = self.latent_fields(inputs)
         lam = jnp.asarray(self.lam, jnp.float32)
-        h2 = ((h1 * h1 - 1.0) @ lam) / np.sqrt(2.0)
+        h2 = ((h1 * h1 - 1.0) @ lam) / math.sqrt(2.0)  # a Python float keeps the labels float32
         return self.link(h2)
 
     # ---- the stream -------------------------------------------------------------------------------
