@@ -113,7 +113,7 @@ def _prefix_mask(lo: int, B: int, n: int):
 class LabelTransform:
     """T(y) of Algorithm 1, step 1: 'identity' (the paper), 'clip' (clip |y| at ``scale``) or
     'tanh' (the saturating map scale * tanh(y / scale)). ``scale`` is the ``quantile`` of |y| on a
-    pilot of the first training samples (see `fit_scale`)."""
+    pilot of held-out samples (see `fit_scale`)."""
 
     kind: str = "identity"
     quantile: float = 0.99

@@ -101,7 +101,7 @@ class HierarchicalSpectralLearner:
     engine : 'auto' | 'dense' | 'matrix_free' (see `hierarchical_model.engines`).
     input_model : 'hermite' (inputs are x in R^d) or 'gaussian_equivalent' (inputs are the features).
     label_transform : T(y) for the first layer: 'identity' (paper), 'clip' or 'tanh' at the
-        ``clip_quantile`` of |y|.
+        ``clip_quantile`` of |y| on the held-out validation samples.
     readout_degree : degree of the Hermite basis of h2_hat in the ridge readout.
     n_validation : fresh samples that choose the readout ridge in fit_stream / fit_path.
     fresh_split : fit layer 2 and the readout on fresh samples (streams: an independent draw of the same
@@ -237,7 +237,9 @@ class HierarchicalSpectralLearner:
         t0 = time.perf_counter()
         engine = resolve_engine(self.engine, fmap.D, self.memory_gb)
         if "transform" not in state:
-            state["transform"] = LabelTransform(self.label_transform, self.clip_quantile).fit_scale(train)
+            # the clip scale comes from held-out samples, so that every point of a nested grid is a valid
+            # sample of its own size (a pilot from the training stream would look past small prefixes)
+            state["transform"] = LabelTransform(self.label_transform, self.clip_quantile).fit_scale(validation)
         transform = state["transform"]
         spectrum, passes = None, 1
         if engine == "dense":
