@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import math
 
-from .options import add_model_options, add_learner_options, config_from_args, learner_kwargs_from_args, resolve_n
+from .options import add_learner_options, add_model_options, add_size_options, config_from_args, learner_kwargs_from_args, resolve_n
 
 
 def register(sub):
     p = sub.add_parser("run", help="fit the layer-wise spectral learner once and report its metrics",
                        description="Draw the teacher of --seed, fit on n training samples, evaluate on --n-test fresh ones.")
     add_model_options(p)
-    size = p.add_mutually_exclusive_group()
-    size.add_argument("--n", type=int, help="number of training samples (default 8000)")
-    size.add_argument("--alpha", type=float, help="sample size as n = round(d^alpha)")
+    add_size_options(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the teacher and the data (default 0)")
     p.add_argument("--n-test", type=int, default=10000, help="fresh test samples (default 10000)")
     add_learner_options(p)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from .options import add_model_options, config_from_args, resolve_n
+from .options import add_model_options, add_size_options, config_from_args, resolve_n
 
 
 def register(sub):
@@ -13,9 +13,7 @@ def register(sub):
                        description="Resolvent / spectral-method prediction (package theory) for the teacher of --seed's "
                                    "signed lambdas: bulk edges, outliers, cos^2 per direction, q_h, thresholds, MSE.")
     add_model_options(p)
-    size = p.add_mutually_exclusive_group()
-    size.add_argument("--n", type=int, help="number of training samples (default 8000)")
-    size.add_argument("--alpha", type=float, help="sample size as n = round(d^alpha)")
+    add_size_options(p)
     p.add_argument("--seed", type=int, default=0, help="teacher whose signed lambda_i are used (default 0)")
     p.add_argument("--n-mc", type=int, default=200_000, help="Monte Carlo samples of the label law (default 200000)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")

@@ -6,7 +6,7 @@ from hierarchical_model.learner import ENGINES, LABEL_TRANSFORMS
 from hierarchical_model.links import LINK_NAMES
 from hierarchical_model.teacher import A_KINDS, INPUT_MODELS
 
-__all__ = ["add_model_options", "add_learner_options", "config_from_args", "learner_kwargs_from_args", "resolve_n"]
+__all__ = ["add_model_options", "add_size_options", "add_learner_options", "config_from_args", "learner_kwargs_from_args", "resolve_n"]
 
 
 def add_model_options(p):
@@ -20,6 +20,13 @@ def add_model_options(p):
     g.add_argument("--a-kind", default="orthonormal", help=f"first-layer rows: {', '.join(A_KINDS)}")
     g.add_argument("--sigma", type=float, default=0.0, help="label noise standard deviation (default 0)")
     g.add_argument("--input-model", default="hermite", help=f"{', '.join(INPUT_MODELS)} (default hermite)")
+
+
+def add_size_options(p, default: int = 8000):
+    """--n or --alpha (n = round(d^alpha)), mutually exclusive; read back with `resolve_n`."""
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--n", type=int, help=f"number of training samples (default {default})")
+    size.add_argument("--alpha", type=float, help="sample size as n = round(d^alpha)")
 
 
 def add_learner_options(p):
