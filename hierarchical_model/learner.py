@@ -35,6 +35,7 @@ LABEL_TRANSFORMS = ("identity", "clip", "tanh")
 DENSE_MAX_D = 6000  # beyond this a float64 eigh costs minutes: 'auto' goes matrix-free
 DEFAULT_RIDGES = tuple(10.0 ** np.arange(-8, 5))  # up to 1e4: "predict ~0" must be on the menu
 _VALID_EVERY = 5  # fit(X, y): sample index % 5 == 4 is held out to choose the ridge
+_CACHE_SHARE = 0.25  # share of memory_gb that a nested grid may spend keeping its stream's prefix
 
 
 def default_memory_gb() -> float:
@@ -181,9 +182,10 @@ class HierarchicalSpectralLearner:
         self._check_teacher(teacher)
         fmap = teacher.features
         bc = choose_batch_chunks(fmap.D)
-        train = StreamSource(teacher, "train", ns[-1], seed, bc)
-        readout = StreamSource(teacher, "readout", ns[-1], seed, bc) if self.fresh_split else train
-        validation = StreamSource(teacher, "validation", self.n_validation, seed, bc)
+        cache = int(_CACHE_SHARE * self.memory_gb * 2**30) if len(ns) > 1 else 0
+        train = StreamSource(teacher, "train", ns[-1], seed, bc, cache)
+        readout = StreamSource(teacher, "readout", ns[-1], seed, bc, cache) if self.fresh_split else train
+        validation = StreamSource(teacher, "validation", self.n_validation, seed, bc, cache)
         state = {}
         for n in ns:
             self._fit_sources(fmap, train, readout, validation, n, state)
@@ -241,10 +243,15 @@ class HierarchicalSpectralLearner:
             # sample of its own size (a pilot from the training stream would look past small prefixes)
             state["transform"] = LabelTransform(self.label_transform, self.clip_quantile).fit_scale(validation)
         transform = state["transform"]
-        spectrum, passes = None, 1
+        spectrum, passes, B_hat = None, 1, None
         if engine == "dense":
             acc = state.setdefault("dense", DenseAccumulator(fmap, train, transform))
-            vals, vecs, spectrum = dense_top(acc.matrix(n), self.d1, fmap.D <= self.spectrum_max_D)
+            C = acc.matrix(n)
+            vals, vecs, spectrum = dense_top(C, self.d1, fmap.D <= self.spectrum_max_D)
+            if transform.kind == "identity" and readout is train:
+                # B_hat = (1/n) sum y (h h^T - I) with h = A_hat F is A_hat C A_hat^T on the same samples:
+                # read off C instead of another pass over the data
+                B_hat = vecs.T @ np.asarray(C, np.float64) @ vecs
         else:
             counter = {}
             apply = matrix_free_operator(fmap, train, transform, n, counter)
@@ -256,18 +263,20 @@ class HierarchicalSpectralLearner:
         self.fmap_, self.engine_, self.n_samples_, self.n_passes_ = fmap, engine, n, passes
         self.eigenvalues_, self.A_hat_, self.spectrum_ = vals, vecs.T, spectrum
         self.label_transform_ = transform
-        self._fit_layer2(fmap, readout, validation, n)
+        self._fit_layer2(fmap, readout, validation, n, B_hat)
         t2 = time.perf_counter()
         self.timings_ = {"layer1": t1 - t0, "layer2_readout": t2 - t1}
 
-    def _fit_layer2(self, fmap, src, validation, n):
+    def _fit_layer2(self, fmap, src, validation, n, B_hat=None):
+        """Layer 2 (B_hat: one pass over the samples unless given) and the readout (one more pass)."""
         bhat_step, normal_step, _, _ = _layer2_kernels(fmap, self.readout_degree)
         At = jnp.asarray(self.A_hat_.T, jnp.float32)
-        acc, sum_y = jnp.zeros((self.d1, self.d1), jnp.float64), 0.0
-        for X, y, mask in src.batches(n):
-            acc, sy = bhat_step(acc, X, y, mask, At)
-            sum_y += sy
-        B_hat = np.asarray(acc - sum_y * jnp.eye(self.d1)) / n
+        if B_hat is None:
+            acc, sum_y = jnp.zeros((self.d1, self.d1), jnp.float64), 0.0
+            for X, y, mask in src.batches(n):
+                acc, sy = bhat_step(acc, X, y, mask, At)
+                sum_y += sy
+            B_hat = np.asarray(acc - sum_y * jnp.eye(self.d1)) / n
         self.B_hat_ = B_hat
         self.h2_scale_ = max(math.sqrt(2.0) * float(np.linalg.norm(B_hat)), 1e-30)
         args = (At, jnp.asarray(B_hat, jnp.float32), jnp.float32(self.h2_scale_))

@@ -10,6 +10,8 @@ import argparse
 import importlib
 import sys
 
+import hierarchical_model  # noqa: F401  first: it tunes the allocator before JAX starts its threads
+
 # Sub-command modules, in the order `hmodel --help` lists them.
 COMMANDS = ["sims.cmd_run", "sims.cmd_sweep", "sims.cmd_status", "sims.cmd_theory", "sims.cmd_figure", "sims.cmd_reproduce", "sims.cmd_check", "sims.cmd_bench"]
 

@@ -1,5 +1,7 @@
 """Layer-1 engines: matrix-free C v against dense C v, and the same top subspace from both."""
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -71,3 +73,57 @@ def test_engines_give_the_same_top_subspace():
     assert np.linalg.norm(Ud @ Ud.T - Um @ Um.T) < 1e-3
     np.testing.assert_allclose(fits["dense"].eigenvalues_, fits["matrix_free"].eigenvalues_, rtol=1e-5)
     assert hm.subspace_overlap(t.A, Ud.T) > 0.9  # the spikes really are outside the bulk here
+
+
+def test_moment_kernel_equals_block_triangle_kernel():
+    """The q = 2 fourth-moment kernel (several panels at d = 30) gives the same C as the generic blocked
+    product of the explicit features, at checkpoints that cut sub-batches and batches."""
+    from hierarchical_model.engines import _block_triangle_kernel, dense_kernel
+
+    cfg = hm.TeacherConfig(d=30, g="tanh", sigma=0.3)
+    t, src = _source(cfg, 20000)
+    assert dense_kernel(t.features).name == "moments"
+    moments = DenseAccumulator(t.features, src, LabelTransform())
+    generic = DenseAccumulator(t.features, src, LabelTransform())
+    generic.kernel = _block_triangle_kernel(t.features)
+    generic.stats = generic.kernel.zeros()
+    for n in (1000, 2048, 9000, 20000):
+        Cm, Cg = np.asarray(moments.matrix(n)), np.asarray(generic.matrix(n))
+        assert np.linalg.norm(Cm - Cg) < 1e-6 * np.linalg.norm(Cg)
+
+
+def test_moment_plan_covers_every_distinct_fourth_moment_once():
+    """Every entry of the index map points at a product of the pairs (a, b), (c, e) with a <= b <= c <= e."""
+    from hierarchical_model.engines import _moment_plan
+
+    d = 9
+    _, panels, index = _moment_plan(d)
+    D = d * (d + 1) // 2
+    size = sum((hi - lo) * (D - c) for lo, hi, c in panels)
+    x = np.random.default_rng(3).standard_normal(d)
+    iu, ju = np.triu_indices(d)
+    colex = np.lexsort((iu, ju))
+    P_lex, P_colex = x[iu] * x[ju], (x[iu] * x[ju])[colex]
+    flat = np.concatenate([np.outer(P_colex[lo:hi], P_lex[c:]).ravel() for lo, hi, c in panels])
+    assert flat.size == size and index.min() >= 0 and index.max() < size
+    np.testing.assert_allclose(flat[index], np.outer(P_lex, P_lex), rtol=1e-12)
+    assert len(np.unique(index)) == math.comb(d + 3, 4)
+
+
+def test_batches_are_powers_of_two_and_stream_cache_is_bounded():
+    assert [choose_batch_chunks(D) for D in (10, 1830, 5050, 20100)] == [32, 32, 8, 2]
+    t = hm.Teacher(hm.TeacherConfig(d=12), 0)
+    plain = StreamSource(t, "train", 8192, 0, 4)
+    cached = StreamSource(t, "train", 8192, 0, 4, cache_bytes=1024 * 13 * 4 + 100)
+    for _ in range(2):
+        for (X1, y1, _), (X2, y2, _) in zip(plain.batches(), cached.batches()):
+            np.testing.assert_array_equal(np.asarray(X1), np.asarray(X2))
+            np.testing.assert_array_equal(np.asarray(y1), np.asarray(y2))
+    assert sorted(cached._cache) == [0]  # one batch of 1024 x (12 + 1) floats fits, the second does not
+
+
+def test_allocator_tuning_can_be_turned_off(monkeypatch):
+    from hierarchical_model._allocator import tune_allocator
+
+    monkeypatch.setenv("HMODEL_MALLOC_TUNING", "0")
+    assert tune_allocator() is False

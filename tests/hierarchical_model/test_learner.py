@@ -29,6 +29,20 @@ def test_fit_on_arrays_is_algorithm_1():
     assert Ls.evaluate_stream(t, 5000)["mse"] == pytest.approx(Ls.evaluate(Xt, yt)["mse"], rel=1e-5)
 
 
+def test_layer2_read_off_C_equals_the_pass_over_the_data():
+    """Dense engine, T = identity: B_hat = (1/n) sum y (h h^T - I) is A_hat C A_hat^T, read off C without
+    another pass; the explicit pass gives the same matrix (float32 products: relative 1e-4)."""
+    t = hm.Teacher(hm.TeacherConfig(d=16, g="tanh", sigma=0.2), 3)
+    L = hm.HierarchicalSpectralLearner(t.d1, engine="dense").fit_stream(t, 12_000)
+    read_off = L.B_hat_.copy()
+    np.testing.assert_allclose(read_off, np.diag(L.eigenvalues_), atol=1e-10 * np.abs(read_off).max())
+    from hierarchical_model.engines import StreamSource
+
+    src = StreamSource(t, "train", 12_000, 3, 32)
+    L._fit_layer2(t.features, src, StreamSource(t, "validation", 5000, 3, 32), 12_000)
+    np.testing.assert_allclose(L.B_hat_, read_off, atol=1e-4 * np.abs(read_off).max())
+
+
 def test_readout_never_does_worse_than_a_constant():
     """The ridge is chosen on held-out data, so a useless h2_hat (n far below every threshold) gives
     NMSE close to 1, not above it (in-sample validation gave 1.24 here for the unbounded link)."""
