@@ -28,6 +28,30 @@ def _colors(k: int):
     return [cmap(i / max(k - 1, 1)) if k > 6 else cmap(i) for i in range(k)]
 
 
+def _suptitle(fig, title: str, fontsize: float = 9):
+    """The figure's title, each line wrapped to the figure's width (a long title was clipped at the edges);
+    never inside $...$, which must stay on one line for mathtext."""
+    width = max(40, int(fig.get_figwidth() * 72 / (0.55 * fontsize)))  # characters per line at this font size
+    lines = []
+    for line in title.split("\n"):
+        words, current = [], []
+        for tok in line.split(" "):  # glue the words of one $...$ span together
+            current.append(tok)
+            if " ".join(current).count("$") % 2 == 0:
+                words.append(" ".join(current))
+                current = []
+        words += [" ".join(current)] if current else []
+        row = ""
+        for w in words:
+            if row and len(row) + 1 + len(w) > width:
+                lines.append(row)
+                row = w
+            else:
+                row = f"{row} {w}" if row else w
+        lines.append(row)
+    fig.suptitle("\n".join(lines), fontsize=fontsize)
+
+
 def save(fig, base) -> list[Path]:
     """Write BASE.png and BASE.pdf (folders created) and close the figure."""
     base = Path(base)
@@ -70,7 +94,7 @@ def draw_curves_vs_alpha(panels: list[dict], base, title: str = "") -> list[Path
         ax.set_title(panel.get("title", ""))
         ax.legend(loc=panel.get("legend_loc", "best"))
     if title:
-        fig.suptitle(title)
+        _suptitle(fig, title)
     return save(fig, base)
 
 
@@ -101,8 +125,8 @@ def draw_spectra(spectra: list[dict], base, title: str = "") -> list[Path]:
     for ax in axes.ravel()[len(spectra):]:
         ax.set_visible(False)
     if title:
-        fig.suptitle(title + "\nvertical lines: the top-$d_1$ eigenvalues, labelled with the teacher direction their "
-                     "eigenvector aligns with ($\\cos^2 > 1/2$; ? otherwise)", fontsize=9)
+        _suptitle(fig, title + "\nvertical lines: the top-$d_1$ eigenvalues, labelled with the teacher direction their "
+                  "eigenvector aligns with ($\\cos^2 > 1/2$; ? otherwise)")
     return save(fig, base)
 
 
@@ -156,7 +180,7 @@ def draw_directions(cos2_tbl, thresholds: dict, after_tbl, stair_tbl, stair_theo
     ax.set_title(r"recovered directions vs predicted $m_n$")
     ax.legend()
     if title:
-        fig.suptitle(title)
+        _suptitle(fig, title)
     return save(fig, base)
 
 
@@ -182,7 +206,7 @@ def draw_baselines(tbl, marks: dict, base, title: str = "") -> list[Path]:
         ax.set_title(f"d = {d}")
         ax.legend(loc="lower left")
     if title:
-        fig.suptitle(title, fontsize=8)
+        _suptitle(fig, title, fontsize=8)
     return save(fig, base)
 
 
