@@ -235,7 +235,7 @@ def _moment_plan(d: int):
     panel is multiplied only with the pairs whose smaller index is >= j0 (a suffix of lexicographic
     order): about d^4 / 24 products instead of d^4 / 8.
 
-    Returns (bounds, panels, index): panels[p] = (row_lo, row_hi, col_lo) in colex rows / lex columns;
+    Returns (panels, index): panels[p] = (row_lo, row_hi, col_lo) in colex rows / lex columns;
     index (D, D) int32 gives, for features alpha, beta (lexicographic pairs), the position of
     M4[sorted(alpha + beta)] in the concatenation of the flattened panels."""
     D = d * (d + 1) // 2
@@ -261,7 +261,7 @@ def _moment_plan(d: int):
     row_lo = np.asarray([pl[0] for pl in panels], np.int64)[p]
     col_lo = np.asarray([pl[2] for pl in panels], np.int64)[p]
     index = offsets[p] + (b * (b + 1) // 2 + a - row_lo) * (D - col_lo) + (lex_start(c) + e - c - col_lo)
-    return tuple(bounds), panels, index.astype(np.int32 if offsets[-1] < 2**31 else np.int64)
+    return panels, index.astype(np.int32 if offsets[-1] < 2**31 else np.int64)
 
 
 def _moment_kernel(fmap) -> _DenseKernel:
@@ -272,7 +272,7 @@ def _moment_kernel(fmap) -> _DenseKernel:
         sum_mu w F_alpha F_beta = s_alpha s_beta (M4[alpha beta] - delta_beta M2[alpha] - delta_alpha M2[beta]
                                                   + delta_alpha delta_beta sum_w),   M2 = sum_mu w_mu x x^T."""
     d, D = fmap.d, fmap.D
-    _, panels, index = _moment_plan(d)
+    panels, index = _moment_plan(d)
     iu, ju = np.triu_indices(d)
     order = np.lexsort((iu, ju))  # colex: by the larger index, then the smaller
     ci, cj = iu[order], ju[order]
@@ -282,24 +282,27 @@ def _moment_kernel(fmap) -> _DenseKernel:
     @jax.jit
     def operands(X, w):
         Xt, w = X.T, w.astype(jnp.float32)
-        rows = Xt[ci] * Xt[cj]                     # colex monomials (D, sub)
-        cols = Xt[iu] * (Xt[ju] * w[None, :])      # lex monomials, weighted
-        xw = jnp.concatenate([Xt, Xt * w[None, :]])  # M2 = (x w) x^T rides along as one more block
-        return jnp.concatenate([rows, xw[:d]]), jnp.concatenate([cols, xw[d:]]), jnp.sum(w, dtype=jnp.float64)
+        Xw = Xt * w[None, :]
+        rows = Xt[ci] * Xt[cj]  # colex monomials (D, sub)
+        cols = Xt[iu] * Xw[ju]  # lex monomials, weighted
+        # M2 = sum w x x^T rides along as one more block: rows D..D+d times columns D..D+d
+        return jnp.concatenate([rows, Xt]), jnp.concatenate([cols, Xw]), jnp.sum(w, dtype=jnp.float64)
 
     def zeros():
         return tuple(jnp.zeros((hi - lo, D - c), jnp.float64) for lo, hi, c in panels) + (jnp.zeros((d, d), jnp.float64),)
 
-    index_j, diag_j, s_j = jnp.asarray(index), jnp.asarray(diag), jnp.asarray(s)
-
     @jax.jit
-    def matrix(stats, sum_w, n):
-        flat = jnp.concatenate([p.ravel() for p in stats[:-1]])
-        M4 = flat[index_j]
+    def assemble(stats, sum_w, n, index, diag, s):
+        M4 = jnp.concatenate([p.ravel() for p in stats[:-1]])[index]
         m2 = stats[-1][iu, ju]
-        G = M4 - diag_j[None, :] * m2[:, None] - diag_j[:, None] * m2[None, :] + sum_w * jnp.outer(diag_j, diag_j)
-        G = G * jnp.outer(s_j, s_j)
-        return (G - sum_w * jnp.eye(D, dtype=jnp.float64)) / n
+        G = M4 - diag[None, :] * m2[:, None] - diag[:, None] * m2[None, :] + sum_w * jnp.outer(diag, diag)
+        return (G * jnp.outer(s, s) - sum_w * jnp.eye(D, dtype=jnp.float64)) / n
+
+    tables = (jnp.asarray(index), jnp.asarray(diag), jnp.asarray(s))  # arguments, not constants: the index
+    # map has D^2 entries, which XLA would otherwise fold into the compiled program
+
+    def matrix(stats, sum_w, n):
+        return assemble(stats, sum_w, n, *tables)
 
     update = _products(tuple((lo, hi, c, D) for lo, hi, c in panels) + ((D, D + d, D, D + d),))
     executed = sum((hi - lo) * (D - c) for lo, hi, c in panels) / D**2

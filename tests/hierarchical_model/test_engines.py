@@ -97,7 +97,7 @@ def test_moment_plan_covers_every_distinct_fourth_moment_once():
     from hierarchical_model.engines import _moment_plan
 
     d = 9
-    _, panels, index = _moment_plan(d)
+    panels, index = _moment_plan(d)
     D = d * (d + 1) // 2
     size = sum((hi - lo) * (D - c) for lo, hi, c in panels)
     x = np.random.default_rng(3).standard_normal(d)
