@@ -30,40 +30,33 @@ _OTHER_GAMMAS = [0.0, 0.2, 0.6, 0.8, 1.0]
 _SCALING_GAMMAS = [0.4, 0.6, 0.8, 1.0]
 
 _GE = {"input_model": "gaussian_equivalent"}
-_SWEEPS = {
-    "quick": {
-        "main": {**_MAIN, "d": 20, "seeds": "0-1", "alphas": "1.5:4.0:0.125", "n_test": 4000},
-        "main_ge": {**_MAIN, **_GE, "d": 20, "seeds": "0-2", "alphas": "1.5:4.0:0.125", "n_test": 4000},
-        "gammas": {**_MAIN, **_GE, "gamma": _OTHER_GAMMAS, "d": 20, "seeds": "0-1", "alphas": "1.5:4.0:0.25",
-                   "n_test": 4000},
-        "tanh": {**_MAIN, "g": "tanh", "d": 20, "seeds": "0-1", "alphas": "1.5:4.0:0.25", "n_test": 4000},
-        "collapse": {**_MAIN, **_GE, "d": [12, 30], "seeds": "0-1", "alphas": "2.0:3.5:0.25", "n_test": 4000},
-        "scaling": {**_MAIN, **_GE, "eps": 1.0, "gamma": _SCALING_GAMMAS, "d": 16, "seeds": "0-1",
-                    "alphas": "1.5:4.5:0.25", "n_test": 4000},
-    },
-    "cpu": {
-        "main": {**_MAIN, "d": 40, "seeds": "0-3", "alphas": "1.5:3.6:0.1", "n_test": 10000},
-        "main_ge": {**_MAIN, **_GE, "d": 40, "seeds": "0-4", "alphas": "1.5:3.6:0.1", "n_test": 10000},
-        "gammas": {**_MAIN, **_GE, "gamma": _OTHER_GAMMAS, "d": 40, "seeds": "0-3", "alphas": "1.5:3.6:0.15",
-                   "n_test": 10000},
-        "tanh": {**_MAIN, "g": "tanh", "d": 40, "seeds": "0-4", "alphas": "1.5:3.6:0.1", "n_test": 10000},
-        "collapse": {**_MAIN, **_GE, "d": [24, 32, 56], "seeds": "0-2", "alphas": "2.0:3.5:0.125", "n_test": 10000},
-        "scaling": {**_MAIN, **_GE, "eps": 1.0, "gamma": _SCALING_GAMMAS, "d": 24, "seeds": "0-2",
-                    "alphas": "1.5:4.25:0.125", "n_test": 10000},
-    },
-    "paper": {
-        "main": {**_MAIN, "d": 400, "seeds": "0-4", "alphas": "1.5:3.0:0.1", "n_test": 20000, "engine": "matrix_free"},
-        "main_ge": {**_MAIN, **_GE, "d": 400, "seeds": "0-4", "alphas": "1.5:3.0:0.1", "n_test": 20000,
-                    "engine": "matrix_free"},
-        "gammas": {**_MAIN, "gamma": _OTHER_GAMMAS, "d": 400, "seeds": "0-4", "alphas": "1.5:3.0:0.1", "n_test": 20000,
-                   "engine": "matrix_free"},
-        "tanh": {**_MAIN, "g": "tanh", "d": 400, "seeds": "0-4", "alphas": "1.5:3.0:0.1", "n_test": 20000,
-                 "engine": "matrix_free"},
-        "collapse": {**_MAIN, "d": [100, 200], "seeds": "0-2", "alphas": "2.0:3.3:0.1", "n_test": 20000},
-        "scaling": {**_MAIN, "eps": 1.0, "gamma": _SCALING_GAMMAS, "d": 64, "seeds": "0-4", "alphas": "1.5:4.0:0.1",
-                    "n_test": 20000},
-    },
+# what each sweep varies, at the CPU scales (theory-facing sweeps in the Gaussian-equivalent model)
+_MODELS = {"main": _MAIN, "main_ge": {**_MAIN, **_GE}, "gammas": {**_MAIN, **_GE, "gamma": _OTHER_GAMMAS},
+           "tanh": {**_MAIN, "g": "tanh"}, "collapse": {**_MAIN, **_GE},
+           "scaling": {**_MAIN, **_GE, "eps": 1.0, "gamma": _SCALING_GAMMAS}}
+# per scale: test size, and per sweep (d, seeds, alphas[, extra settings])
+_MF = {"engine": "matrix_free"}
+_SIZES = {
+    "quick": {"n_test": 4000, "main": (20, "0-1", "1.5:4.0:0.125"), "main_ge": (20, "0-2", "1.5:4.0:0.125"),
+              "gammas": (20, "0-1", "1.5:4.0:0.25"), "tanh": (20, "0-1", "1.5:4.0:0.25"),
+              "collapse": ([12, 30], "0-1", "2.0:3.5:0.25"), "scaling": (16, "0-1", "1.5:4.5:0.25")},
+    "cpu": {"n_test": 10000, "main": (40, "0-3", "1.5:3.6:0.1"), "main_ge": (40, "0-4", "1.5:3.6:0.1"),
+            "gammas": (40, "0-3", "1.5:3.6:0.15"), "tanh": (40, "0-4", "1.5:3.6:0.1"),
+            "collapse": ([24, 32, 56], "0-2", "2.0:3.5:0.125"), "scaling": (24, "0-2", "1.5:4.25:0.125")},
+    "paper": {"n_test": 20000, "main": (400, "0-4", "1.5:3.0:0.1", _MF), "main_ge": (400, "0-4", "1.5:3.0:0.1", _MF),
+              "gammas": (400, "0-4", "1.5:3.0:0.1", _MF), "tanh": (400, "0-4", "1.5:3.0:0.1", _MF),
+              "collapse": ([100, 200], "0-2", "2.0:3.3:0.1"), "scaling": (64, "0-4", "1.5:4.0:0.1")},
 }
+_PAPER_HERMITE = ("gammas", "collapse", "scaling")  # the paper scale runs the theory-facing sweeps in its own model
+
+
+def _grid(scale: str, name: str) -> dict:
+    d, seeds, alphas, *extra = _SIZES[scale][name]
+    model = dict(_MODELS[name])
+    if scale == "paper" and name in _PAPER_HERMITE:
+        model.pop("input_model")
+    return {**model, "d": d, "seeds": seeds, "alphas": alphas, "n_test": _SIZES[scale]["n_test"], **(extra[0] if extra else {})}
+
 
 _BASELINES = {
     "quick": {"d": [10], "ns": [100, 200, 400, 800, 1600, 3200, 6400], "seeds": [0, 1],
@@ -87,7 +80,7 @@ FIGURE_SWEEPS = {"fig2": ["main", "main_ge"], "fig3": ["main_ge", "gammas"], "fi
 def sweeps(scale: str) -> dict:
     """{sweep name: grid mapping} of a scale (fresh copies: callers may modify them)."""
     check_choice("scale", scale, SCALES)
-    return {k: dict(v) for k, v in _SWEEPS[scale].items()}
+    return {name: _grid(scale, name) for name in _MODELS}
 
 
 def baseline_recipe(scale: str) -> dict:

@@ -77,7 +77,29 @@ def _psd_solve(M, b):
         return U[:, keep] @ ((U[:, keep].T @ b) / s[keep])
 
 
-class KernelRidge:
+class _BatchedRegressor:
+    """predict / evaluate shared by the baselines: checks at the boundary, then ``_predict_batch`` on
+    batches of ``batch_size`` inputs. Subclasses set ``_fitted`` (the attribute fit sets last) and
+    ``_n_inputs()`` (the training inputs' dimension)."""
+
+    _fitted = ""
+
+    def predict(self, X) -> np.ndarray:
+        if not hasattr(self, self._fitted):
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet: call fit first")
+        X = check_finite_array("X", X, 2, "(n_samples, d)")
+        d = self._n_inputs()
+        if X.shape[1] != d:
+            raise ValueError(f"X has {X.shape[1]} columns: must have {d} like the training inputs")
+        return np.concatenate([np.asarray(self._predict_batch(X[i:i + self.batch_size]), np.float64)
+                               for i in range(0, X.shape[0], self.batch_size)])
+
+    def evaluate(self, X, y) -> dict:
+        X, y = _check_xy(X, y)
+        return _errors(self.predict(X), y)
+
+
+class KernelRidge(_BatchedRegressor):
     """Kernel ridge regression with a rotation-invariant kernel of x (module docstring).
 
     Parameters: kernel ('polynomial' | 'gaussian'), degree p of the polynomial kernel (default 4 = 2q for
@@ -133,18 +155,13 @@ class KernelRidge:
         self.X_ = X
         return self
 
-    def predict(self, X) -> np.ndarray:
-        if not hasattr(self, "dual_coef_"):
-            raise RuntimeError("this KernelRidge is not fitted yet: call fit first")
-        X = check_finite_array("X", X, 2, "(n_samples, d)")
-        if X.shape[1] != self.X_.shape[1]:
-            raise ValueError(f"X has {X.shape[1]} columns: must have {self.X_.shape[1]} like the training inputs")
-        return np.concatenate([self.gram(X[i:i + self.batch_size], self.X_) @ self.dual_coef_
-                               for i in range(0, X.shape[0], self.batch_size)])
+    _fitted = "dual_coef_"
 
-    def evaluate(self, X, y) -> dict:
-        X, y = _check_xy(X, y)
-        return _errors(self.predict(X), y)
+    def _n_inputs(self) -> int:
+        return self.X_.shape[1]
+
+    def _predict_batch(self, X):
+        return self.gram(X, self.X_) @ self.dual_coef_
 
 
 def hermite_basis_size(d: int, max_degree: int) -> int:
@@ -170,7 +187,7 @@ def _hermite_ridge_kernels(d: int, max_degree: int):
     return jax.jit(features), normal_step
 
 
-class HermiteRidge:
+class HermiteRidge(_BatchedRegressor):
     """Ridge regression on the constant and all orthonormal Hermite features of x of degree 1..max_degree
     (module docstring): w = (G/n + r I)^(-1) b/n with G = sum Phi Phi^T, b = sum y Phi accumulated in batches.
 
@@ -230,20 +247,14 @@ class HermiteRidge:
         self.d_ = d
         return self
 
-    def predict(self, X) -> np.ndarray:
-        if not hasattr(self, "coef_"):
-            raise RuntimeError("this HermiteRidge is not fitted yet: call fit first")
-        X = check_finite_array("X", X, 2, "(n_samples, d)")
-        if X.shape[1] != self.d_:
-            raise ValueError(f"X has {X.shape[1]} columns: must have {self.d_} like the training inputs")
-        features, _ = _hermite_ridge_kernels(self.d_, self.max_degree)
-        coef = self.coef_.astype(np.float32)
-        return np.concatenate([np.asarray(features(X[i:i + self.batch_size]) @ coef, np.float64)
-                               for i in range(0, X.shape[0], self.batch_size)])
+    _fitted = "coef_"
 
-    def evaluate(self, X, y) -> dict:
-        X, y = _check_xy(X, y)
-        return _errors(self.predict(X), y)
+    def _n_inputs(self) -> int:
+        return self.d_
+
+    def _predict_batch(self, X):
+        features, _ = _hermite_ridge_kernels(self.d_, self.max_degree)
+        return features(X) @ self.coef_.astype(np.float32)
 
 
 def run_baselines(config: TeacherConfig, ns, seed: int = 0, *, methods=BASELINE_METHODS, n_test: int = 10000,
