@@ -37,7 +37,6 @@ Hermite model's overlaps at d = 40 (see the issue note's table).
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,7 +46,7 @@ from hierarchical_model._validation import check_float, check_int
 from .resolvent import _signed_lam, bulk_edges, label_law, stieltjes
 from .spikes import outliers as spike_outliers
 
-__all__ = ["Prediction", "predict", "predict_seeds", "model_at_n", "predict_n", "select", "selection", "edge_cells", "finite_size_thresholds", "mse_from_overlaps"]
+__all__ = ["Prediction", "predict", "model_at_n", "predict_n", "select", "selection", "edge_cells", "finite_size_thresholds", "mse_from_overlaps"]
 
 
 @dataclass
@@ -219,28 +218,6 @@ def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int | None = None, 
                       outliers=np.array([r["z"] for r in rows]), selected=np.array([r["selected"] for r in rows]),
                       bulk_edges=np.array([r["edges"] for r in rows]), recovered=(cos2 > 0.5).sum(axis=1),
                       mse_pred=mse, meta=meta)
-
-
-def predict_seeds(config, ns, seeds, **kwargs) -> Prediction:
-    """The mean over teachers ``seeds`` of `predict` (each with its own signed lambda and directions): the theory
-    overlay of seed-averaged data. qh, cos2, outliers (NaN-mean), selected and recovered (fractions) and mse_pred
-    are seed means; the per-seed arrays are kept in ``per_seed`` (seeds, lam, qh, cos2, outliers)."""
-    seeds = [check_int("seed", s, 0, 2**31 - 1) for s in np.atleast_1d(seeds)]
-    if not seeds:
-        raise ValueError("seeds=[] is not allowed: give at least one teacher seed")
-    preds = [predict(config, ns, seed=s, **kwargs) for s in seeds]
-    stack = {k: np.array([getattr(p, k) for p in preds], float) for k in ("qh", "cos2", "outliers", "selected",
-                                                                          "bulk_edges", "recovered", "mse_pred")}
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        outl = np.nanmean(stack["outliers"], axis=0)
-    meta = dict(preds[0].meta, teacher_seed=None, seeds=seeds, averaged="mean over teacher seeds")
-    return Prediction(config=preds[0].config, lam=[abs(v) for v in preds[0].lam], ns=preds[0].ns,
-                      qh=stack["qh"].mean(0), cos2=stack["cos2"].mean(0), outliers=outl,
-                      selected=stack["selected"].mean(0), bulk_edges=stack["bulk_edges"].mean(0),
-                      recovered=stack["recovered"].mean(0), mse_pred=stack["mse_pred"].mean(0), meta=meta,
-                      per_seed={"seeds": seeds, "lam": [p.lam for p in preds], "qh": stack["qh"],
-                                "cos2": stack["cos2"], "outliers": stack["outliers"]})
 
 
 def mse_from_overlaps(config, lam, cos2, n: int | None = None, readout_degree: int = 5, n_mc: int = 200_000,

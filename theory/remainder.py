@@ -31,6 +31,7 @@ semicircle accurate at d = 40).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.optimize import brentq
@@ -93,12 +94,18 @@ def zero_remainder(d1: int) -> Remainder:
     return Remainder(kind="none", Mii=np.zeros(d1), mu=np.zeros(1), b=np.zeros((d1, 1)))
 
 
+@lru_cache(maxsize=4)
 def _isometry(d: int) -> np.ndarray:
-    """(D, d, d): the symmetric matrix V of each basis vector (MODEL.md section 1, ||V||_F = 1)."""
-    from hierarchical_model import HermiteFeatures
-
-    fm = HermiteFeatures(d, 2)
-    return np.sqrt(2.0) * np.asarray(fm.to_tensor(np.eye(fm.D)), np.float64)
+    """(D, d, d): the symmetric matrix V of each basis vector (MODEL.md section 1, ||V||_F = 1), multisets
+    {i <= j} in lexicographic order: e_i e_i^T, and (e_i e_j^T + e_j e_i^T)/sqrt 2 for i < j."""
+    i, j = np.triu_indices(d)
+    out = np.zeros((i.size, d, d))
+    k = np.arange(i.size)
+    val = np.where(i == j, 1.0, 1.0 / np.sqrt(2.0))
+    out[k, i, j] = val
+    out[k, j, i] = val
+    out.setflags(write=False)
+    return out
 
 
 def remainder(teacher_A, lam, d: int, nu1: float, rho: float, estimator: str = "paper", kind: str = "auto") -> Remainder:
