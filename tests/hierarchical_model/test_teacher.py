@@ -27,6 +27,8 @@ def test_links_centred_and_nu1():
     relu = hm.make_link("relu")
     assert relu.mean == pytest.approx(1 / math.sqrt(2 * math.pi), abs=2e-4)
     assert relu.nu1 == pytest.approx(0.5, abs=2e-4)
+    quad = hm.make_link("quad")  # z^2 + z - 1: E = 0, E[Z g] = E[Z^3 + Z^2 - Z] = 1, E[g^2] = 3 + 1 + 1 - 2 = 3
+    assert (quad.mean, quad.nu1, quad.second_moment) == pytest.approx((0.0, 1.0, 3.0), abs=1e-9)
     ident = hm.make_link("id")
     assert (ident.nu1, ident.second_moment) == pytest.approx((1.0, 1.0))
     cubic = hm.make_link(lambda z: z**3 + 1.0)  # user callable: centred numerically, nu_1 = E[3 Z^2] = 3
