@@ -163,6 +163,9 @@ def model_at_n(config, lam=None, seed=None, estimator: str = "paper", n_mc: int 
     is not derived and is refused (no silent Gaussian-equivalent fallback)."""
     from .hermite_law import check_estimator
 
+    if getattr(config, "conventions", "model") != "model":
+        raise ValueError(f"conventions={config.conventions!r} is not allowed: the finite-size theory is derived in "
+                         "MODEL.md's conventions ('model') only")
     estimator = check_estimator(config, estimator)
     lam = _signed_lam(config, lam, seed)
     mcs = mc_seed if mc_seed is not None else (seed if seed is not None else 0)

@@ -210,6 +210,8 @@ def test_predict_requires_a_teacher_and_refuses_what_is_not_derived():
         predict(ge, [1000])
     with pytest.raises(ValueError, match="estimator='chaos' is not allowed"):
         predict(ge, [1000], seed=0, estimator="chaos")
+    with pytest.raises(ValueError, match="conventions='authors' is not allowed"):
+        predict(hm.TeacherConfig(d=12, gamma=0.4, conventions="authors"), [1000], seed=0)
     with pytest.raises(ValueError, match="q=3"):
         predict(hm.TeacherConfig(d=6, q=3, gamma=0.4), [1000], seed=0)
     # GE with explicit lam and seed: bit-identical to the Monte Carlo seed's law, as before
