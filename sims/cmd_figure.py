@@ -77,7 +77,7 @@ def check_results_tables(results) -> int:
     for f in sorted(root.rglob("runs.parquet")):
         try:
             meta = pq.read_metadata(f)
-            names = set(meta.schema.names)
+            names = set(meta.schema.to_arrow_schema().names)
         except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input, named in one line
             raise ValueError(f"results table {str(f)!r} is not a readable parquet file ({type(exc).__name__})") from None
         missing = [c for c in FIGURE_COLUMNS if c not in names]

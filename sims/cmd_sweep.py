@@ -59,7 +59,7 @@ def main(args) -> int:
     grid = grid_from_sources(args.config, **{k: getattr(args, k, None) for k in GRID_KEYS})
     backend = make_backend(workers=args.workers, dask_local=args.dask_local, scheduler=args.scheduler)
     s = run_sweep(grid, args.out, backend, memory_gb=args.memory_gb, progress=not args.quiet,
-                  cost=lambda est: enforce_cost(est, args, "sweep"))
+                  cost=lambda est: enforce_cost(est, args, f"sweep ({est.rows} rows to compute)"))
     print(f"{s.out}: {s.rows_before + s.rows_computed}/{s.rows_total} rows ({s.rows_computed} computed now, "
           f"{s.rows_before} already there) in {s.seconds:.1f} s -> {s.out}/runs.parquet")
     return 0 if s.rows_before + s.rows_computed == s.rows_total else 1

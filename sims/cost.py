@@ -59,6 +59,7 @@ class Estimate:
     flops: float
     bytes: float
     seconds: float
+    rows: int = 1  # results rows (sample sizes x seeds x configurations) covered
 
     @property
     def hours(self) -> float:
@@ -66,7 +67,7 @@ class Estimate:
 
     def __add__(self, other: "Estimate") -> "Estimate":
         return Estimate(self.kind, self.samples + other.samples, self.flops + other.flops,
-                        max(self.bytes, other.bytes), self.seconds + other.seconds)
+                        max(self.bytes, other.bytes), self.seconds + other.seconds, self.rows + other.rows)
 
     def summary(self) -> str:
         return (f"{_fmt_time(self.seconds)} ({self.samples:.3g} samples, {self.flops:.3g} flops, "
@@ -118,7 +119,7 @@ def estimate_run(D: int, d1: int, q: int, ns, n_test: int, engine: str, *, fresh
     stream += sum(2 * (n + _VALIDATION) * (gen + 2.0 * D * d1) for n in ns)
     seconds = (START_S if start else 0.0) + dense / DENSE_FLOPS_PER_S + eigh / EIGH_FLOPS_PER_S + stream / STREAM_FLOPS_PER_S
     memory = memory + _batch_bytes(D) + teacher_bytes(D, d1)
-    return Estimate("run", float(samples), dense + eigh + stream, float(memory), seconds)
+    return Estimate("run", float(samples), dense + eigh + stream, float(memory), seconds, len(ns))
 
 
 def estimate_sweep(configs, seeds, done=frozenset(), workers: int = 1) -> Estimate:
@@ -126,7 +127,7 @@ def estimate_sweep(configs, seeds, done=frozenset(), workers: int = 1) -> Estima
     machine's cores, so they divide the start-up only; each holds its own memory."""
     from .store import row_key
 
-    total = Estimate("sweep", 0.0, 0.0, 0.0, START_S)
+    total = Estimate("sweep", 0.0, 0.0, 0.0, START_S, 0)
     for c in configs:
         t, lr = c.teacher, c.learner
         D, d1 = _feature_dim(t["d"], t["q"]), int(t["d1"])
@@ -135,8 +136,9 @@ def estimate_sweep(configs, seeds, done=frozenset(), workers: int = 1) -> Estima
             if missing:
                 total = total + estimate_run(D, d1, t["q"], missing, c.n_test, lr["engine"],
                                              fresh_split=lr["fresh_split"], nested=c.nested, start=False)
-                total = Estimate("sweep", total.samples, total.flops, total.bytes, total.seconds + START_S / 3 / workers)
-    return Estimate("sweep", total.samples, total.flops, total.bytes * workers, total.seconds)
+                total = Estimate("sweep", total.samples, total.flops, total.bytes, total.seconds + START_S / 3 / workers,
+                                 total.rows)
+    return Estimate("sweep", total.samples, total.flops, total.bytes * workers, total.seconds, total.rows)
 
 
 def estimate_theory(d1: int, n_mc: int) -> Estimate:

@@ -12,7 +12,6 @@ import math
 import os
 import stat
 import sys
-import tempfile
 from pathlib import Path
 
 from hierarchical_model._validation import check_float, physical_memory_gb
@@ -47,27 +46,32 @@ def enforce_cost(est, args, what: str) -> None:
 
 
 def check_out_dir(name: str, path) -> Path:
-    """An output folder that can be created or written: not a file, not below a file, and its nearest
-    existing ancestor writable (probed by creating and removing a temporary folder there, so that
-    read-only mounts and /proc are caught as well as permissions)."""
+    """An output folder that can be created or written: not a file, not below a file, and its nearest existing
+    ancestor writable (permissions, a read-only mount, or a pseudo file system such as /proc or /sys, which
+    has no blocks). Writes nothing."""
     p = Path(path)
     if str(path) == "" or "\0" in str(path):
         raise ValueError(f"{name}={str(path)!r} is not allowed: must be a folder path")
     if p.exists() and not p.is_dir():
         raise ValueError(f"{name}={str(p)!r} is a file: must be a folder (new or existing)")
-    anc = p
-    while not anc.exists():
-        if anc.parent == anc:
-            break
+    anc = p.absolute()
+    while not anc.exists() and anc.parent != anc:
         anc = anc.parent
-    if anc.exists() and not anc.is_dir():
+    if not anc.is_dir():
         raise ValueError(f"{name}={str(p)!r} is below the file {str(anc)!r}: must be a folder path")
+    why = ""
     try:
-        probe = tempfile.mkdtemp(prefix=".hmodel-probe-", dir=anc)
-        os.rmdir(probe)
+        fs = os.statvfs(anc)
+        if fs.f_flag & os.ST_RDONLY:
+            why = "a read-only file system"
+        elif fs.f_blocks == 0:
+            why = "a pseudo file system (no blocks)"
     except OSError as exc:
-        raise ValueError(f"{name}={str(p)!r} cannot be written ({exc.strerror} in {str(anc)!r}): "
-                         "choose a writable folder") from None
+        why = exc.strerror
+    if not why and not os.access(anc, os.W_OK | os.X_OK):
+        why = "permission denied"
+    if why:
+        raise ValueError(f"{name}={str(p)!r} cannot be written ({why} at {str(anc)!r}): choose a writable folder")
     return p
 
 
@@ -136,7 +140,7 @@ def guard_run(args, cfg, n: int) -> None:
     check_int("n_test", args.n_test, 1, MAX_SAMPLES)
     check_choice("engine", args.engine, ENGINES)
     est = estimate_run(cfg.D, cfg.latent, cfg.q, [n], args.n_test, _resolved_engine(args, cfg.D), fresh_split=args.fresh_split)
-    enforce_cost(est, args, "run")
+    enforce_cost(est, args, f"run (d={cfg.d}, D={cfg.D}, n={n}, n_test={args.n_test})")
     warn_label_noise(cfg, n)
 
 
@@ -144,7 +148,7 @@ def guard_theory(args, cfg, n: int, n_mc: int) -> None:
     """`hmodel theory`: the cost of its Monte Carlo label laws."""
     from .cost import estimate_theory
 
-    enforce_cost(estimate_theory(cfg.latent, n_mc), args, "theory")
+    enforce_cost(estimate_theory(cfg.latent, n_mc), args, f"theory (n_mc={n_mc}, d1={cfg.latent})")
 
 
 def guard_check(args, df) -> None:
@@ -154,6 +158,9 @@ def guard_check(args, df) -> None:
     from .cost import estimate_check
 
     n_boot = check_int("n_boot", args.n_boot, 1)
-    shapes = [(g["seed"].nunique(), g["n"].nunique(), int(g["d1"].max())) for _, g in df.groupby("config_hash")] or [(1, 1, 1)]
+    from theory.thresholds import CONFIG_COLUMNS
+
+    by = "config_hash" if "config_hash" in df.columns else [c for c in CONFIG_COLUMNS if c in df.columns]
+    shapes = [(g["seed"].nunique(), g["n"].nunique(), int(g["d1"].max())) for _, g in df.groupby(by)] or [(1, 1, 1)]
     est = estimate_check(len(shapes), *(max(s[i] for s in shapes) for i in range(3)), n_boot, not args.no_finite_size)
-    enforce_cost(est, args, "check")
+    enforce_cost(est, args, f"check (n_boot={n_boot}, {len(shapes)} configurations)")
