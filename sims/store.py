@@ -415,6 +415,12 @@ def load_results(path):
 
 
 def load_spectrum(path, config_hash: str, seed: int, n: int) -> dict:
-    """The arrays saved for one row: top_eigs, eig_tags and, when kept, spectrum (all eigenvalues of C)."""
-    with np.load(Path(path) / "spectra" / f"{row_key(config_hash, seed, n)}.npz") as z:
+    """The arrays saved for one row: top_eigs, eig_tags and, when kept, spectrum (all eigenvalues of C).
+    FileNotFoundError when there is none; a corrupted file is quarantined (one warning) and reported as missing."""
+    key = row_key(config_hash, seed, n)
+    store = ResultsStore(path)
+    f = store.spectra / f"{key}.npz"
+    if f.exists() and not store.spectrum_ok(key):
+        raise FileNotFoundError(f"{f} was corrupted and is now in {store.path / QUARANTINE}")
+    with np.load(f, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}

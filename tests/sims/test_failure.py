@@ -134,3 +134,15 @@ def test_cost_estimate_scales_and_the_refusal_states_it(capsys):
     assert main(["run", "--n", "400000000", "--max-hours", "1"]) == 2
     line = capsys.readouterr().err.strip()
     assert "n=400000000" in line and "samples" in line and "flops" in line and "GiB" in line and "--yes" in line
+
+
+def test_a_garbage_spectrum_read_by_a_figure_is_quarantined_not_fatal(tmp_path, capsys):
+    from figures.results import load_row_spectrum
+
+    (tmp_path / "spectra").mkdir()
+    (tmp_path / "spectra" / "abc-s0-n100.npz").write_bytes(b"\x80\x04\x95 a pickle, not an archive")
+    row = {"results_dir": str(tmp_path), "config_hash": "abc", "seed": 0, "n": 100}
+    assert load_row_spectrum(row) is None  # the panel is skipped; the figure is still drawn
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "spectra/abc-s0-n100.npz is corrupted" in err[0] and "allow_pickle" not in err[0]
+    assert [p.name for p in (tmp_path / "quarantine").iterdir()] == ["abc-s0-n100.npz"]
