@@ -226,6 +226,19 @@ class HierarchicalSpectralLearner:
             raise FloatingPointError(self._non_finite_cause(X, out))
         return out
 
+    def latent_fields(self, X, batch_size: int = 8192) -> np.ndarray:
+        """The learned first layer h1_hat = A_hat F(x) (MODEL.md section 2, step 2), (n, d1) float64, for inputs X
+        (n, d) (or (n, D) features in the Gaussian-equivalent model); the teacher's counterpart is
+        `Teacher.latent_fields`."""
+        self._check_fitted()
+        X = check_finite_array("X", X, 2, "(n_samples, n_inputs)")
+        if X.shape[1] != self.fmap_.input_dim:
+            raise ValueError(f"X has {X.shape[1]} columns: must have {self.fmap_.input_dim} like the training inputs")
+        X = self._transform(X)  # fit(X, y)'s input transform (standardize=True)
+        At = jnp.asarray(self.A_hat_.T, jnp.float32)
+        return np.concatenate([np.asarray(self.fmap_.dot(jnp.asarray(X[i:i + batch_size], jnp.float32), At), np.float64)
+                               for i in range(0, X.shape[0], batch_size)])
+
     def evaluate_stream(self, teacher: Teacher, n_test: int, seed: int | None = None) -> dict:
         """Test error on n_test fresh samples of the teacher's test stream: mse, var_y, nmse = mse / var_y."""
         self._check_fitted()
