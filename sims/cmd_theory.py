@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import math
 
+from .guards import add_cost_options, guard_theory, json_text
 from .options import add_model_options, add_size_options, config_from_args, resolve_n
 
 
@@ -22,6 +22,7 @@ def register(sub):
                                                "drawn elsewhere; overrides --seed's signs)")
     p.add_argument("--n-mc", type=int, default=200_000, help="Monte Carlo samples of the label law (default 200000)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    add_cost_options(p)
     p.set_defaults(func=main)
 
 
@@ -44,6 +45,7 @@ def main(args) -> int:
     n = resolve_n(args, cfg.d, default=8000)
     check_int("n", n, cfg.latent)
     n_mc = check_int("n_mc", args.n_mc, 1000)
+    guard_theory(args, cfg, n, n_mc)
     seed = check_int("seed", args.seed, 0, 2**31 - 1)
     lam = None if args.lam is None else parse_lam(args.lam, cfg.latent)
     teacher_seed = None if lam is not None else seed
@@ -63,7 +65,7 @@ def main(args) -> int:
         "selected": [bool(v) for v in pred.selected[0]], "n_mc": n_mc,
         "theory_model": pred.meta["model"], "tail_outliers": pred.meta.get("tail_outliers", [0.0])[0],
     }
-    print(json.dumps(out) if args.json else report(out))
+    print(json_text(out) if args.json else report(out))
     return 0
 
 
