@@ -17,10 +17,11 @@ from __future__ import annotations
 import math
 from types import SimpleNamespace
 
+import jax.numpy as jnp
 import numpy as np
 
 from .engines import check_estimator
-from .hermite import GaussianFeatures, HermiteFeatures
+from .hermite import GaussianFeatures, HermiteFeatures, hermite_he
 from .learner import DEFAULT_RIDGES
 
 __all__ = ["algorithm1", "kronecker_sum_reference"]
@@ -39,10 +40,7 @@ def kronecker_sum_reference(G: np.ndarray) -> np.ndarray:
 def _readout_features(F, A_hat, B_hat, s, degree):
     h = F @ A_hat.T
     u = (np.einsum("ni,ij,nj->n", h, B_hat, h) - np.trace(B_hat)) / s
-    he = [np.ones_like(u), u]
-    for k in range(1, degree):
-        he.append(u * he[k] - k * he[k - 1])
-    return np.stack([he[k] / math.sqrt(math.factorial(k)) for k in range(degree + 1)], axis=1)
+    return np.asarray(hermite_he(jnp.asarray(u, jnp.float64), degree), np.float64)  # He_k(u) / sqrt(k!), k <= degree
 
 
 def algorithm1(X, y, d1: int, q: int = 2, *, input_model: str = "hermite", estimator: str = "paper",
@@ -56,11 +54,12 @@ def algorithm1(X, y, d1: int, q: int = 2, *, input_model: str = "hermite", estim
     fmap = HermiteFeatures(X.shape[1], q) if input_model == "hermite" else GaussianFeatures(X.shape[1])
     features = lambda Z: np.asarray(fmap.explicit(Z), np.float64)  # noqa: E731  (float32-rounded entries)
     held_out = np.arange(len(y)) % 5 == 4
-    Xt, yt, Xv, yv = X[~held_out], y[~held_out], X[held_out], y[held_out]
+    F = features(X)
+    (Ft, Xt, yt), (Fv, yv) = (F[~held_out], X[~held_out], y[~held_out]), (F[held_out], y[held_out])
     half = len(yt) // 2 if fresh_split else len(yt)
-    (X1, y1), (X2, y2) = (Xt[:half], yt[:half]), ((Xt[half:], yt[half:]) if fresh_split else (Xt, yt))
+    (F1, X1, y1), (F2, y2) = (Ft[:half], Xt[:half], yt[:half]), ((Ft[half:], yt[half:]) if fresh_split else (Ft, yt))
     # layer 1
-    F1, n = features(X1), len(y1)
+    n = len(y1)
     C = (F1.T * y1) @ F1 / n - y1.mean() * np.eye(fmap.D)
     if estimator == "chaos":
         G = (X1.T * y1) @ X1 / n - y1.mean() * np.eye(X1.shape[1])
@@ -69,12 +68,11 @@ def algorithm1(X, y, d1: int, q: int = 2, *, input_model: str = "hermite", estim
     top = np.argsort(-np.abs(evals), kind="stable")[:d1]
     A_hat = evecs[:, top].T
     # layer 2
-    F2 = features(X2)
     h = F2 @ A_hat.T
     B_hat = (h.T * y2) @ h / len(y2) - y2.mean() * np.eye(d1)
     s = max(math.sqrt(2.0) * np.linalg.norm(B_hat), 1e-30)
     # readout: normal equations on the readout samples, ridge of least error on the held-out ones
-    P, Pv = (_readout_features(Z, A_hat, B_hat, s, readout_degree) for Z in (F2, features(Xv)))
+    P, Pv = (_readout_features(Z, A_hat, B_hat, s, readout_degree) for Z in (F2, Fv))
     p = readout_degree + 1
     normal = [P.T @ P / len(y2) + r * np.eye(p) for r in ridge_grid]
     fits = [np.linalg.solve(N, P.T @ y2 / len(y2)) for N in normal]

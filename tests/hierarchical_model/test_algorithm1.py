@@ -10,20 +10,26 @@ import pytest
 import hierarchical_model as hm
 from hierarchical_model.algorithm1 import algorithm1, kronecker_sum_reference
 
-CASES = {  # name: (teacher config, n)
-    "q2": (dict(d=10, g="tanh", gamma=0.3, sigma=0.1), 8_000),
-    "q3": (dict(d=6, q=3, g="tanh", gamma=0.3), 8_000),
-    "ge": (dict(d=9, g="tanh", gamma=0.3, input_model="gaussian_equivalent"), 8_000),
+# name: (teacher config, n, readout degree). With Hermite input h1 is heavy-tailed and h2_hat / s reaches
+# 50-150 on some test inputs at these d, so with the default degree 5 the readout's normal equations have
+# condition numbers 1e12-1e28 and their float32 solution is only near-optimal (measured: ridge objective
+# within 3%): degree 3 (conditions <= 1e15, agreement to 1e-8) compares the engines, not that rounding.
+CASES = {
+    "q2": (dict(d=10, g="tanh", gamma=0.3, sigma=0.1), 8_000, 3),
+    "q3": (dict(d=6, q=3, g="tanh", gamma=0.3), 8_000, 3),
+    "ge": (dict(d=9, g="tanh", gamma=0.3, input_model="gaussian_equivalent"), 8_000, 5),
 }
 RUNS = [("q2", "paper"), ("q2", "chaos"), ("q3", "paper"), ("ge", "paper")]
 
 
 def _data(case, seed=5):
-    kw, n = CASES[case]
+    kw, n, _ = CASES[case]
     cfg = hm.TeacherConfig(**kw)
     t = hm.Teacher(cfg, seed)
-    X, y = t.sample(n + 2000, seed=seed)  # float32 values: the learner and the oracle see the same numbers
-    X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
+    rng = np.random.default_rng(seed)  # plain arrays (the learner's fit(X, y) path), float32 values: the
+    X = rng.standard_normal((n + 2000, t.features.input_dim), np.float32)  # learner and the oracle see the same numbers
+    y = np.asarray(t.labels_noiseless(X)) + np.float32(cfg.sigma) * rng.standard_normal(n + 2000, np.float32)
+    X, y = X.astype(np.float64), y.astype(np.float64)
     return cfg, t, (X[:n], y[:n]), (X[n:], y[n:])
 
 
@@ -32,7 +38,9 @@ def oracles():
     out = {}
     for case, est in RUNS:
         cfg, t, (X, y), test = _data(case)
-        out[case, est] = (t, X, y, test, algorithm1(X, y, t.d1, cfg.q, input_model=cfg.input_model, estimator=est))
+        deg = CASES[case][2]
+        out[case, est] = (t, X, y, test, algorithm1(X, y, t.d1, cfg.q, input_model=cfg.input_model, estimator=est,
+                                                    readout_degree=deg))
     return out
 
 
@@ -41,7 +49,7 @@ def oracles():
 def test_engine_matches_the_oracle(oracles, case, estimator, engine):
     t, X, y, (Xtest, _), ref = oracles[case, estimator]
     L = hm.HierarchicalSpectralLearner(t.d1, t.config.q, engine=engine, input_model=t.config.input_model,
-                                       estimator=estimator, tol=1e-7).fit(X, y)
+                                       estimator=estimator, readout_degree=CASES[case][2], tol=1e-7).fit(X, y)
     assert L.engine_ == engine
     np.testing.assert_allclose(L.eigenvalues_, ref.eigenvalues, rtol=1e-5)
     # the spikes must be separated from the rest for the subspace to be a meaningful comparison
@@ -57,9 +65,8 @@ def test_engine_matches_the_oracle(oracles, case, estimator, engine):
 
 def _assert_same_readout(L, ref, Xtest):
     """Predictions through the same coefficients agree to float32 rounding (A_hat, B_hat, s and the Hermite
-    basis of h2_hat / s); the learner's coefficients solve the oracle's ridge problem (they differ from
-    its solution where the normal equations are ill-conditioned: readout_condition is up to 1e20 at
-    ridge 1e-8, and the learner forms them from float32 features); its own predictions agree to 2%."""
+    basis of h2_hat / s); the learner's coefficients solve the oracle's ridge problem; its own predictions
+    agree with the oracle's."""
     pred_ref = ref.predict(Xtest)
     scale = np.sqrt(np.mean(pred_ref**2))
     own = L.predict(Xtest)
@@ -68,15 +75,15 @@ def _assert_same_readout(L, ref, Xtest):
         same_coef = L.predict(Xtest)
     finally:
         L.coef_ = coef
-    assert np.all(np.abs(same_coef - pred_ref) <= 2e-5 * (np.abs(pred_ref) + scale))
-    assert ref.ridge_objective(coef) <= ref.ridge_objective(ref.coef) * (1 + 1e-2)
-    assert np.median(np.abs(own - pred_ref)) < 2e-2 * scale
+    assert np.all(np.abs(same_coef - pred_ref) <= 1e-4 * (np.abs(pred_ref) + scale))
+    assert ref.ridge_objective(coef) <= ref.ridge_objective(ref.coef) * (1 + 1e-5)
+    assert np.median(np.abs(own - pred_ref)) < 1e-3 * scale
 
 
 def test_oracle_fresh_split_matches_the_learner():
     cfg, t, (X, y), (Xtest, _) = _data("q2")
-    ref = algorithm1(X, y, t.d1, fresh_split=True)
-    L = hm.HierarchicalSpectralLearner(t.d1, engine="dense", fresh_split=True).fit(X, y)
+    ref = algorithm1(X, y, t.d1, fresh_split=True, readout_degree=3)
+    L = hm.HierarchicalSpectralLearner(t.d1, engine="dense", fresh_split=True, readout_degree=3).fit(X, y)
     np.testing.assert_allclose(L.eigenvalues_, ref.eigenvalues, rtol=1e-5)
     np.testing.assert_allclose(L.A_hat_.T @ L.B_hat_ @ L.A_hat_, ref.A_hat.T @ ref.B_hat @ ref.A_hat,
                                atol=1e-5 * np.abs(ref.B_hat).max())
