@@ -123,7 +123,8 @@ class HierarchicalSpectralLearner:
     """
 
     def __init__(self, d1: int, q: int = 2, *, engine: str = "auto", input_model: str = "hermite",
-                 label_transform: str = "identity", estimator: str = "paper", clip_quantile: float = 0.99, readout_degree: int = 5,
+                 label_transform: str = "identity", estimator: str = "paper", clip_quantile: float = 0.99,
+                 readout_degree: int = 5,
                  n_validation: int = 5000, ridge_grid=DEFAULT_RIDGES, fresh_split: bool = False, block_size: int | None = None,
                  krylov_depth: int = 4, tol: float = 1e-4, max_passes: int = 300,
                  memory_gb: float | None = None, seed: int = 0, spectrum_max_D: int = 5000):

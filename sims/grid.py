@@ -175,8 +175,9 @@ class SweepConfig:
 
     def label(self) -> str:
         t, lr = self.teacher, self.learner
+        estimator = lr.get("estimator", "paper")
         return (f"d={t['d']} q={t['q']} d1={t['d1']} gamma={t['gamma']} g={t['g']} {t['input_model']} "
-                f"T={lr['label_transform']} {lr['engine']}" + (f" {lr['estimator']}" if lr.get("estimator", "paper") != "paper" else ""))
+                f"T={lr['label_transform']} {lr['engine']}" + ("" if estimator == "paper" else f" {estimator}"))
 
 
 def config_hash(payload: dict) -> str:
