@@ -188,11 +188,16 @@ def draw_baselines(tbl, marks: dict, base, title: str = "") -> list[Path]:
     """NMSE against n per method, one axis per d; ``marks`` {d: [(n, label), ...]} vertical reference lines."""
     ds = sorted(tbl["d"].unique())
     fig, axes = plt.subplots(1, len(ds), figsize=(max(6.5, 4.6 * len(ds)), 4.0), squeeze=False)
-    names = {"hierarchical": "hierarchical spectral learner", "kernel": "kernel ridge (poly, rotation-inv.)",
+    names = {"hierarchical": "hierarchical spectral learner (paper's C)",
+             "hierarchical_chaos": "hierarchical spectral learner (chaos-projected C)",
+             "kernel": "RBF kernel ridge on x (median heuristic)",
+             "kernel_hhat": r"RBF kernel ridge on $\hat h_1$ (paper's C)",
+             "kernel_hhat_chaos": r"RBF kernel ridge on $\hat h_1$ (chaos-projected C)",
              "hermite_ridge": r"ridge on Hermite features, deg $\leq 2q$"}
     for ax, d in zip(axes[0], ds):
         sub = tbl[tbl["d"] == d]
-        for color, (method, g) in zip(_colors(3), sorted(sub.groupby("method"), key=lambda kv: kv[0])):
+        groups = sorted(sub.groupby("method"), key=lambda kv: kv[0])
+        for color, (method, g) in zip(_colors(len(groups)), groups):
             band(ax, g, "n", color, label=names.get(method, method))
         for n, lab in marks.get(d, []):
             ax.axvline(n, color="0.4", ls=":", lw=1)

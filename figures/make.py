@@ -241,15 +241,17 @@ def baselines(runs, out, opts, cache):
         raise NoData("the results hold no baselines*.parquet records (run `hmodel reproduce` or figures.recipes.run_baselines)")
     tbl = fd.baseline_table(recs)
     q = int(recs["q"].iloc[0])
-    from hierarchical_model.baselines import hermite_basis_size
-
-    marks = {int(d): [(float(d) ** q, f"$d^{q}$"), (float(d) ** (2 * q), f"$d^{{{2 * q}}}$"),
-                      (float(hermite_basis_size(int(d), 2 * q)), f"P = {hermite_basis_size(int(d), 2 * q)} features")]
+    lo, hi = float(recs["n"].min()), float(recs["n"].max())
+    marks = {int(d): [(float(d) ** k, f"$d^{{{k}}}$") for k in (q, 2 * q) if lo <= float(d) ** k <= hi]
              for d in tbl["d"].unique()}
     r = recs.iloc[0]
-    title = (f"same data for every method (Hermite input): q={q}, gamma={r['gamma']:g}, g={r['g']}, d1={r['d1']}; "
-             f"mean $\\pm$ sem over {recs['seed'].nunique()} seeds;\nP = number of Hermite features of degree $\\leq 2q$ "
-             "(the shallow methods' dimension)")
+    kern = recs[recs["method"].str.startswith("kernel") & (recs["skipped"] == "")]
+    solver = kern["solver"] if "solver" in kern else pd.Series("exact", index=kern.index)  # shards before Nystrom
+    how = "kernel ridge solved exactly" + (f" up to n = {int(kern.loc[solver == 'exact', 'n'].max())}, Nystrom beyond"
+                                           if (solver == "nystrom").any() and (solver == "exact").any() else "")
+    title = (f"every method on the same n training samples (every fifth held out to choose its ridge), Hermite input: "
+             f"q={q}, eps={r['eps']:g}, gamma={r['gamma']:g}, g={r['g']}, d1={r['d1']}, sigma={r.get('sigma', 0.0):g}; "
+             f"mean $\\pm$ sem over {recs['seed'].nunique()} seed(s); {how}")
     return draw.draw_baselines(tbl, marks, Path(out) / "baselines", title)
 
 

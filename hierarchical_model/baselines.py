@@ -2,18 +2,23 @@
 point: globally y is a degree-2q polynomial of x, so a method that does not learn features needs
 n >> d^(2q) samples where the layer-wise learner needs n ~ d^q).
 
-- `KernelRidge`: kernel ridge regression with a rotation-invariant kernel of x,
+- `KernelRidge`: kernel ridge regression with a rotation-invariant kernel,
+      rbf         k(x, x') = exp(-|x - x'|^2 / (2 h^2)),  h = median pairwise distance of the training inputs
+                  (the median heuristic; the paper's baseline, on x and on the learned h1_hat)
       polynomial  k(x, x') = (1 + <x, x'> / d)^p          (p = 2q by default: it spans every degree-2q polynomial)
-      gaussian    k(x, x') = exp(-|x - x'|^2 / (2 d))
-  f(x) = k(x, X) a,  a = (K + n r I)^(-1) y: the minimiser of (1/n) sum (y - f)^2 + r |f|_K^2.
-  The Gram matrix is n x n: sizes whose n^2 float64 arrays exceed the memory budget are refused.
+      gaussian    k(x, x') = exp(-|x - x'|^2 / (2 d))     (fixed bandwidth sqrt(d))
+  f(x) = k(x, X) a,  a = (K + n r I)^(-1) y: the minimiser of (1/n) sum (y - f)^2 + r |f|_K^2, solved exactly
+  while the n x n arrays fit the memory budget. Beyond it, the Nystrom approximation on m landmarks Z (the first
+  m training samples): f(x) = k(x, Z) a,  a = (K_nZ^T K_nZ + n r K_ZZ)^(-1) K_nZ^T y, the same objective restricted
+  to span{k(., z)}; K_nZ^T K_nZ is accumulated in batches, never forming the n x m matrix. ``solver_`` says which.
 - `HermiteRidge`: ridge regression on all orthonormal Hermite features of x of degree 0..2q
   (`HermiteFeatures(d, k)` for k = 1..2q and a constant): the best linear estimator on a basis that holds
   the target exactly. The normal equations (P x P, P = sum_k C(d+k-1, k)) are accumulated in batches,
   never forming an n x P array; sizes whose P x P float64 arrays exceed the budget are refused.
 
-Both choose the ridge r on a held-out fifth of the training samples (index % 5 == 4), then refit on all
-of them, and follow the learner's fit / predict / evaluate interface.
+All of them, and the hierarchical learner's `fit(X, y)`, choose the ridge r on the same held-out fifth of the
+training samples (index % 5 == 4), then refit on all of them: `run_baselines` gives every method exactly the
+same n training samples. They follow the learner's fit / predict / evaluate interface.
 """
 
 from __future__ import annotations
@@ -33,8 +38,8 @@ from .teacher import Teacher, TeacherConfig
 
 __all__ = ["KernelRidge", "HermiteRidge", "KERNELS", "BASELINE_METHODS", "run_baselines", "hermite_basis_size"]
 
-KERNELS = ("polynomial", "gaussian")
-BASELINE_METHODS = ("hierarchical", "kernel", "hermite_ridge")
+KERNELS = ("rbf", "polynomial", "gaussian")
+BASELINE_METHODS = ("hierarchical", "kernel", "kernel_hhat", "hermite_ridge")
 DEFAULT_BUDGET_GB = 2.0
 _VALID_EVERY = 5
 
@@ -100,22 +105,28 @@ class _BatchedRegressor:
 
 
 class KernelRidge(_BatchedRegressor):
-    """Kernel ridge regression with a rotation-invariant kernel of x (module docstring).
+    """Kernel ridge regression with a rotation-invariant kernel (module docstring): exact, or Nystrom beyond the
+    memory budget.
 
-    Parameters: kernel ('polynomial' | 'gaussian'), degree p of the polynomial kernel (default 4 = 2q for
-    q = 2), ridge_grid, memory_gb (budget for the n x n arrays; fitting needs 3 n^2 float64 numbers).
-    Learned: ``X_``, ``dual_coef_``, ``ridge_``, ``valid_errors_``.
+    Parameters: kernel ('rbf' | 'polynomial' | 'gaussian'), degree p of the polynomial kernel (default 4 = 2q
+    for q = 2), bandwidth h of the rbf kernel (default: the median heuristic), ridge_grid, memory_gb (budget for
+    the n x n arrays of the exact solve, 3 n^2 float64 numbers; beyond it Nystrom), n_landmarks (Nystrom's m;
+    default the largest m whose m x m arrays fit the budget, at most 4000; unused while the exact solve fits).
+    Learned: ``X_`` (the training inputs, or the landmarks), ``dual_coef_``, ``ridge_``, ``valid_errors_``,
+    ``bandwidth_`` (rbf), ``solver_`` ('exact' | 'nystrom').
     """
 
-    def __init__(self, kernel: str = "polynomial", degree: int = 4, ridge_grid=DEFAULT_RIDGES,
-                 memory_gb: float = DEFAULT_BUDGET_GB, batch_size: int = 4096):
+    def __init__(self, kernel: str = "rbf", degree: int = 4, bandwidth: float | None = None, ridge_grid=DEFAULT_RIDGES,
+                 memory_gb: float = DEFAULT_BUDGET_GB, batch_size: int = 4096, n_landmarks: int | None = None):
         self.kernel = check_choice("kernel", kernel, KERNELS)
         self.degree = check_int("degree", degree, 1, 12)
+        self.bandwidth = None if bandwidth is None else check_float("bandwidth", bandwidth, 0.0, lo_open=True)
         self.ridge_grid = np.asarray([check_float("ridge_grid", r, 0.0) for r in ridge_grid], np.float64)
         if self.ridge_grid.size == 0:
             raise ValueError("ridge_grid=() is not allowed: must hold at least one ridge >= 0")
         self.memory_gb = check_float("memory_gb", memory_gb, 0.0, lo_open=True)
         self.batch_size = check_int("batch_size", batch_size, 1)
+        self.n_landmarks = None if n_landmarks is None else check_int("n_landmarks", n_landmarks, 1)
 
     @staticmethod
     def bytes_needed(n: int) -> int:
@@ -123,23 +134,47 @@ class KernelRidge(_BatchedRegressor):
         return 3 * 8 * n * n
 
     def gram(self, X1, X2) -> np.ndarray:
-        """k(X1, X2) of shape (len(X1), len(X2))."""
+        """k(X1, X2) of shape (len(X1), len(X2)); the rbf kernel needs ``bandwidth_`` (set by fit)."""
         d = X1.shape[1]
-        inner = (X1 @ X2.T) / d
+        inner = X1 @ X2.T
         if self.kernel == "polynomial":
-            return (1.0 + inner) ** self.degree
-        sq1 = np.sum(X1 * X1, axis=1)[:, None] / d
-        sq2 = np.sum(X2 * X2, axis=1)[None, :] / d
-        return np.exp(-0.5 * np.maximum(sq1 + sq2 - 2.0 * inner, 0.0))
+            return (1.0 + inner / d) ** self.degree
+        sq = np.maximum(np.sum(X1 * X1, axis=1)[:, None] + np.sum(X2 * X2, axis=1)[None, :] - 2.0 * inner, 0.0)
+        width2 = d if self.kernel == "gaussian" else self.bandwidth_**2
+        return np.exp(-0.5 * sq / width2)
+
+    @staticmethod
+    def median_heuristic(X, max_points: int = 2000) -> float:
+        """h = median of |x_i - x_j| over the pairs i < j of the first ``max_points`` inputs."""
+        Z = X[:max_points]
+        sq = np.sum(Z * Z, axis=1)
+        D2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * Z @ Z.T, 0.0)
+        return float(np.sqrt(np.median(D2[np.triu_indices(len(Z), 1)])))
+
+    def _landmarks(self) -> int:
+        if self.n_landmarks is not None:
+            return self.n_landmarks
+        fit = int(math.sqrt(self.memory_gb * 2**30 / (4 * 8)))  # K_ZZ, the two m x m normal matrices, a solve
+        return max(1, min(4000, fit))
 
     def fit(self, X, y):
         X, y = _check_xy(X, y)
         n = check_int("n (number of samples)", X.shape[0], _VALID_EVERY)
-        need = self.bytes_needed(n) / 2**30
-        if need > self.memory_gb:
-            raise ValueError(f"n={n} is too large for kernel ridge regression: its n x n arrays need {need:.2f} GB, "
-                             f"memory budget {self.memory_gb:.2f} GB (n <= {int(math.sqrt(self.memory_gb * 2**30 / 24))})")
         val = _held_out(n)
+        if self.kernel == "rbf":
+            self.bandwidth_ = self.bandwidth if self.bandwidth is not None else self.median_heuristic(X[~val])
+            if not self.bandwidth_ > 0:
+                raise ValueError("X has coincident inputs (median pairwise distance 0): the rbf kernel needs a bandwidth > 0")
+        if self.bytes_needed(n) <= self.memory_gb * 2**30:
+            return self._fit_exact(X, y, val)
+        m = min(self._landmarks(), int((~val).sum()))
+        if 4 * 8 * m * m > self.memory_gb * 2**30:
+            raise ValueError(f"n_landmarks={m} is too large for the memory budget {self.memory_gb:.3g} GB "
+                             f"(its m x m arrays need {4 * 8 * m * m / 2**30:.3g} GB)")
+        return self._fit_nystrom(X, y, val, m)
+
+    def _fit_exact(self, X, y, val):
+        n = X.shape[0]
         K_all = self.gram(X, X)
         K_ff = K_all[np.ix_(~val, ~val)]
         n_fit = int((~val).sum())
@@ -152,7 +187,33 @@ class KernelRidge(_BatchedRegressor):
         del U, K_vf
         K_all[np.diag_indices(n)] += n * self.ridge_
         self.dual_coef_ = _psd_solve(K_all, y)
-        self.X_ = X
+        self.X_, self.solver_ = X, "exact"
+        return self
+
+    def _fit_nystrom(self, X, y, val, m: int):
+        n = X.shape[0]
+        Z = X[~val][:m]
+        K_zz = self.gram(Z, Z)
+        self.X_ = Z  # gram(batch, X_) below is k(x, Z)
+        stats = {}
+        for part, mask in (("fit", ~val), ("val", val)):
+            G, b = np.zeros((m, m)), np.zeros(m)
+            Xp, yp = X[mask], y[mask]
+            for lo in range(0, len(yp), self.batch_size):
+                K = self.gram(Xp[lo:lo + self.batch_size], Z)
+                G += K.T @ K
+                b += K.T @ yp[lo:lo + self.batch_size]
+            stats[part] = (G, b, float(yp @ yp), len(yp))
+        (Gf, bf, _, nf), (Gv, bv, yyv, nv) = stats["fit"], stats["val"]
+        jitter = 1e-10 * np.trace(K_zz) / m * np.eye(m)  # K_ZZ is only semi-definite in floating point
+
+        def solve(G, b, count, r):
+            return _psd_solve(G + count * r * K_zz + count * jitter, b)
+
+        errs = [float((a @ Gv @ a - 2 * a @ bv + yyv) / nv) for a in (solve(Gf, bf, nf, r) for r in self.ridge_grid)]
+        self.ridge_, self.valid_errors_ = float(self.ridge_grid[int(np.nanargmin(errs))]), errs
+        self.dual_coef_ = solve(Gf + Gv, bf + bv, n, self.ridge_)
+        self.solver_ = "nystrom"
         return self
 
     _fitted = "dual_coef_"
@@ -258,41 +319,66 @@ class HermiteRidge(_BatchedRegressor):
 
 
 def run_baselines(config: TeacherConfig, ns, seed: int = 0, *, methods=BASELINE_METHODS, n_test: int = 10000,
-                  memory_gb: float = DEFAULT_BUDGET_GB, kernel: str = "polynomial") -> list[dict]:
-    """Fit every method of ``methods`` on the first n training samples of the teacher of ``seed`` (the same
-    samples for every method: nested prefixes of one stream) and evaluate it on the same n_test test samples.
+                  memory_gb: float = DEFAULT_BUDGET_GB, kernel: str = "rbf", estimators=("paper",),
+                  kernel_max_n: int | None = None, n_landmarks: int | None = None, engine: str = "auto") -> list[dict]:
+    """Fit every method of ``methods`` on the first n training samples of the teacher of ``seed`` and evaluate
+    it on the same n_test test samples.
+
+    Every method sees exactly the same n samples with the same held-out fifth (index % 5 == 4) for its ridge:
+    the hierarchical learner is fitted with `HierarchicalSpectralLearner.fit(X[:n], y[:n])`, not on a stream
+    with extra validation samples. Methods: 'hierarchical' (the learner, once per estimator of ``estimators``),
+    'kernel' (``kernel`` ridge on x), 'kernel_hhat' (rbf kernel ridge on the learner's h1_hat = A_hat F(x), once
+    per estimator), 'hermite_ridge'. A method of estimator e != 'paper' is recorded as 'METHOD_e'.
+    ``kernel_max_n``: the kernel methods stop above this n; ``n_landmarks``: their Nystrom size beyond the budget.
     Sizes a method refuses for memory are skipped (reported with mse = NaN and the reason). Returns one
-    record per (method, n): method, n, d, q, gamma, g, seed, mse, nmse, var_y, ridge, seconds, skipped."""
+    record per (method, n): method, n, d, q, gamma, g, seed, mse, nmse, var_y, ridge, seconds, skipped, solver."""
     import time
 
     ns = sorted({check_int("n", n, _VALID_EVERY) for n in ns})
     methods = [check_choice("method", m, BASELINE_METHODS) for m in methods]
     check_choice("input_model", config.input_model, ("hermite",))  # the baselines see x, not the features
     n_test = check_int("n_test", n_test, 1)
+    kernel_max_n = ns[-1] if kernel_max_n is None else check_int("kernel_max_n", kernel_max_n, 1)
     teacher = Teacher(config, seed)
     base = {"d": config.d, "q": config.q, "gamma": config.gamma, "g": config.link_name, "eps": config.eps,
-            "d1": config.latent, "seed": seed, "n_test": n_test}
+            "d1": config.latent, "sigma": config.sigma, "seed": seed, "n_test": n_test}
     X_test, y_test = (np.asarray(a, np.float64) for a in teacher.sample(n_test, "test", seed))
     X_all, y_all = (np.asarray(a, np.float64) for a in teacher.sample(ns[-1], "train", seed))
     out = []
-    for method in methods:
-        if method == "hierarchical":
-            learner = HierarchicalSpectralLearner(teacher.d1, config.q, input_model=config.input_model)
+
+    def record(method, n, fit_and_evaluate):
+        t0 = time.perf_counter()
+        try:
+            err, model = fit_and_evaluate()
+            rec = {**err, "ridge": float(model.ridge_), "skipped": "", "solver": getattr(model, "solver_", "")}
+        except ValueError as exc:  # over the memory budget: skip this size, keep the reason
+            rec = {"mse": math.nan, "nmse": math.nan, "var_y": math.nan, "ridge": math.nan, "skipped": str(exc),
+                   "solver": ""}
+        out.append({**base, "method": method, "n": n, **rec, "seconds": time.perf_counter() - t0})
+
+    for estimator in estimators if ("hierarchical" in methods or "kernel_hhat" in methods) else ():
+        tag = "" if estimator == "paper" else f"_{estimator}"
+        kw = {} if estimator == "paper" else {"estimator": estimator}
+        for n in ns:
+            learner = HierarchicalSpectralLearner(teacher.d1, config.q, input_model=config.input_model, engine=engine,
+                                                  memory_gb=memory_gb, **kw)
             t0 = time.perf_counter()
-            for n in learner.fit_path(teacher, ns, seed):
-                err = learner.evaluate(X_test, y_test)
-                out.append({**base, "method": method, "n": n, **err, "ridge": float(learner.ridge_),
-                            "seconds": time.perf_counter() - t0, "skipped": ""})
-                t0 = time.perf_counter()
+            learner.fit(X_all[:n], y_all[:n])
+            t_fit = time.perf_counter() - t0
+            if "hierarchical" in methods:
+                record("hierarchical" + tag, n, lambda: (learner.evaluate(X_test, y_test), learner))
+                out[-1]["seconds"] += t_fit
+            if "kernel_hhat" in methods and n <= kernel_max_n:
+                H, H_test = learner.latent_fields(X_all[:n]), learner.latent_fields(X_test)
+                model = KernelRidge("rbf", memory_gb=memory_gb, n_landmarks=n_landmarks)
+                record("kernel_hhat" + tag, n, lambda: (model.fit(H, y_all[:n]).evaluate(H_test, y_test), model))
+    for method in ("kernel", "hermite_ridge"):
+        if method not in methods:
             continue
-        model = (KernelRidge(kernel, degree=2 * config.q, memory_gb=memory_gb) if method == "kernel"
+        model = (KernelRidge(kernel, degree=2 * config.q, memory_gb=memory_gb, n_landmarks=n_landmarks) if method == "kernel"
                  else HermiteRidge(2 * config.q, memory_gb=memory_gb))
         for n in ns:
-            t0 = time.perf_counter()
-            try:
-                err = model.fit(X_all[:n], y_all[:n]).evaluate(X_test, y_test)
-                rec = {**err, "ridge": model.ridge_, "skipped": ""}
-            except ValueError as exc:  # over the memory budget: skip this size, keep the reason
-                rec = {"mse": math.nan, "nmse": math.nan, "var_y": math.nan, "ridge": math.nan, "skipped": str(exc)}
-            out.append({**base, "method": method, "n": n, **rec, "seconds": time.perf_counter() - t0})
+            if method == "kernel" and n > kernel_max_n:
+                continue
+            record(method, n, lambda: (model.fit(X_all[:n], y_all[:n]).evaluate(X_test, y_test), model))
     return out

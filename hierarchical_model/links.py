@@ -2,7 +2,8 @@
 
 A link is centred under Z ~ N(0, 1) (E[g(Z)] = 0) and has information exponent 1,
 nu_1 = E[g'(Z)] = E[Z g(Z)] != 0 (Stein's lemma, which also covers non-smooth g).
-Expectations are computed by Gauss-Hermite quadrature, so a user callable is centred the same way.
+Built in: id, tanh, relu and quad (g(z) = z^2 + z - 1, the paper's quadratic link); expectations are computed by
+quadrature, so a user callable is centred the same way.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import numpy as np
 
 __all__ = ["Link", "make_link", "gaussian_expectation", "LINK_NAMES"]
 
-LINK_NAMES = ("id", "tanh", "relu")
+LINK_NAMES = ("id", "tanh", "relu", "quad")
 _RAW = {
     "id": lambda z: z,
     "tanh": jnp.tanh,
     "relu": lambda z: jnp.maximum(z, 0.0),
+    # the paper's third link (P4): z^2 + z - 1 = He_2(z) + He_1(z), centred with nu_1 = 1 and E[g^2] = 3
+    "quad": lambda z: z * z + z - 1.0,
 }
 
 

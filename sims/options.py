@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hierarchical_model.learner import ENGINES, ESTIMATORS, LABEL_TRANSFORMS
 from hierarchical_model.links import LINK_NAMES
-from hierarchical_model.teacher import A_KINDS, INPUT_MODELS
+from hierarchical_model.teacher import A_KINDS, CONVENTIONS, INPUT_MODELS
 
 __all__ = ["add_model_options", "add_size_options", "add_learner_options", "config_from_args", "learner_kwargs_from_args", "resolve_n"]
 
@@ -20,6 +20,8 @@ def add_model_options(p):
     g.add_argument("--a-kind", default="orthonormal", help=f"first-layer rows: {', '.join(A_KINDS)}")
     g.add_argument("--sigma", type=float, default=0.0, help="label noise standard deviation (default 0)")
     g.add_argument("--input-model", default="hermite", help=f"{', '.join(INPUT_MODELS)} (default hermite)")
+    g.add_argument("--conventions", default="model", help=f"{', '.join(CONVENTIONS)}: MODEL.md's (default), or the paper "
+                   "code's (d1 = round(d^eps), h2 without 1/sqrt 2, their weights, standardised labels)")
 
 
 def add_size_options(p, default: int = 8000):
@@ -44,7 +46,8 @@ def config_from_args(args):
     from hierarchical_model import TeacherConfig
 
     return TeacherConfig(d=args.d, q=args.q, eps=args.eps, d1=args.d1, gamma=args.gamma, g=args.g,
-                         a_kind=args.a_kind, sigma=args.sigma, input_model=args.input_model)
+                         a_kind=args.a_kind, sigma=args.sigma, input_model=args.input_model,
+                         conventions=getattr(args, "conventions", "model"))
 
 
 def learner_kwargs_from_args(args) -> dict:
@@ -56,8 +59,13 @@ def learner_kwargs_from_args(args) -> dict:
 def resolve_n(args, d: int, default: int) -> int:
     """n from --n, or round(d^alpha) from --alpha."""
     from hierarchical_model._validation import check_float, check_int
+    from hierarchical_model.teacher import MAX_SAMPLES
 
     if getattr(args, "alpha", None) is not None:
         alpha = check_float("alpha", args.alpha, 0.0, 12.0, lo_open=True)
-        return check_int("n", round(d ** alpha), 1)
-    return check_int("n", default if args.n is None else args.n, 1)
+        n = d ** alpha
+        if n > MAX_SAMPLES:
+            raise ValueError(f"alpha={alpha:g} gives n=d^alpha={n:.3g} for d={d}: must give n <= {MAX_SAMPLES} "
+                             "(the int32 chunk index of the sample stream)")
+        return check_int("n", round(n), 1)
+    return check_int("n", default if args.n is None else args.n, 1, MAX_SAMPLES)

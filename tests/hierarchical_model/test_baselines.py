@@ -63,16 +63,44 @@ def test_noisy_small_sample_chooses_a_larger_ridge():
     assert KernelRidge("polynomial", degree=4).fit(X, y).ridge_ >= 1.0
 
 
-def test_memory_budget_refusals_are_one_line():
+def test_rbf_bandwidth_is_the_median_pairwise_distance_of_the_fitted_part():
+    X = _data(60, 3)
+    model = KernelRidge("rbf").fit(X, X[:, 0])
+    fit = X[np.arange(60) % 5 != 4]
+    dist = [np.linalg.norm(a - b) for i, a in enumerate(fit) for b in fit[i + 1:]]
+    assert model.bandwidth_ == pytest.approx(np.median(dist), rel=1e-6)  # |a|^2 + |b|^2 - 2ab round-off
+    K = model.gram(X[:2], X[2:3])
+    np.testing.assert_allclose(K[1, 0], math.exp(-np.sum((X[1] - X[2]) ** 2) / (2 * model.bandwidth_**2)))
+
+
+def test_nystrom_on_every_fitted_sample_scores_ridges_like_the_exact_solve():
+    # with the landmarks = the fitted samples, a = (K_ff^2 + n r K_ff)^-1 K_ff y = (K_ff + n r I)^-1 y: the same
+    # held-out errors as the exact solve, ridge by ridge
+    d, n = 3, 100
+    X = _data(n, d)
+    y = np.sin(X[:, 0]) + 0.1 * _data(n, 1, 7)[:, 0]
+    ridges = (1e-3, 1e-2, 1e-1, 1.0)
+    exact = KernelRidge("rbf", ridge_grid=ridges).fit(X, y)
+    ny = KernelRidge("rbf", ridge_grid=ridges, memory_gb=220e3 / 2**30, n_landmarks=80).fit(X, y)  # exact: 240 kB
+    assert exact.solver_ == "exact" and ny.solver_ == "nystrom" and ny.X_.shape == (80, d)
+    np.testing.assert_allclose(ny.valid_errors_, exact.valid_errors_, rtol=1e-4)  # K^2 squares the conditioning
+    Xt = _data(200, d, 2)
+    assert ny.evaluate(Xt, np.sin(Xt[:, 0]))["nmse"] < 0.1
+
+
+def test_memory_budget_nystrom_fallback_and_refusals_are_one_line():
     X = _data(200, 12)
-    with pytest.raises(ValueError, match=r"n=200 is too large for kernel ridge regression.*memory budget"):
-        KernelRidge(memory_gb=1e-4).fit(X, X[:, 0])
+    model = KernelRidge(memory_gb=1e-4).fit(X, X[:, 0])  # 200 x 200 arrays over budget: Nystrom on 57 landmarks
+    assert model.solver_ == "nystrom" and model.X_.shape[0] == int(math.sqrt(1e-4 * 2**30 / 32))
+    with pytest.raises(ValueError, match=r"n_landmarks=100 is too large for the memory budget"):
+        KernelRidge(memory_gb=1e-4, n_landmarks=100).fit(X, X[:, 0])
     with pytest.raises(ValueError, match=r"d=12 is too large for Hermite ridge regression of degree 4.*memory budget"):
         HermiteRidge(4, memory_gb=1e-3).fit(X, X[:, 0])
 
 
 @pytest.mark.parametrize("make, match", [
     (lambda: KernelRidge("laplace"), "kernel='laplace'"),
+    (lambda: KernelRidge(bandwidth=0), "bandwidth=0"),
     (lambda: KernelRidge(ridge_grid=()), "ridge_grid=()"),
     (lambda: KernelRidge(memory_gb=0), "memory_gb=0.0"),
     (lambda: HermiteRidge(max_degree=0), "max_degree=0"),
@@ -100,12 +128,27 @@ def test_run_baselines_shares_data_and_skips_refused_sizes():
     cfg = hm.TeacherConfig(d=5, q=2, gamma=0.4, g="id")
     recs = run_baselines(cfg, [100, 400], seed=1, n_test=300, memory_gb=3 * 8 * 300**2 / 2**30)
     by = {(r["method"], r["n"]): r for r in recs}
-    assert set(by) == {(m, n) for m in ("hierarchical", "kernel", "hermite_ridge") for n in (100, 400)}
-    assert by[("kernel", 400)]["skipped"].startswith("n=400 is too large") and math.isnan(by[("kernel", 400)]["mse"])
-    assert by[("kernel", 100)]["skipped"] == ""
+    assert set(by) == {(m, n) for m in ("hierarchical", "kernel", "kernel_hhat", "hermite_ridge") for n in (100, 400)}
+    assert by[("kernel", 100)]["skipped"] == "" and by[("kernel", 100)]["solver"] == "exact"
+    assert by[("kernel", 400)]["solver"] == by[("kernel_hhat", 400)]["solver"] == "nystrom"  # 400^2 arrays over budget
+    capped = run_baselines(cfg, [100, 400], seed=1, n_test=300, methods=("kernel",), kernel_max_n=100)
+    assert [r["n"] for r in capped] == [100]
     var = {r["var_y"] for r in recs if r["skipped"] == ""}
     assert max(var) - min(var) < 1e-6 * max(var)  # one test set for every method (learner sums in float32)
     # y = h2 is a degree-4 polynomial: ridge on all Hermite features of degree <= 4 (P = 126 < 400) is exact
     assert by[("hermite_ridge", 400)]["nmse"] < 1e-3
     with pytest.raises(ValueError, match="input_model"):
         run_baselines(hm.TeacherConfig(d=5, input_model="gaussian_equivalent"), [100], 0)
+
+
+def test_the_learner_in_run_baselines_sees_exactly_the_kernels_samples():
+    # the learner's record is fit(X[:n], y[:n]) on the same prefix (no extra validation stream)
+    cfg = hm.TeacherConfig(d=6, q=2, gamma=0.4, g="id")
+    rec = run_baselines(cfg, [300], seed=2, n_test=200, methods=("hierarchical",))[0]
+    t = hm.Teacher(cfg, 2)
+    X, y = (np.asarray(a, np.float64) for a in t.sample(300, "train", 2))
+    Xt, yt = (np.asarray(a, np.float64) for a in t.sample(200, "test", 2))
+    learner = hm.HierarchicalSpectralLearner(t.d1, 2, memory_gb=2.0).fit(X, y)
+    assert rec["mse"] == pytest.approx(learner.evaluate(Xt, yt)["mse"], rel=1e-9)
+    H = learner.latent_fields(Xt[:5])
+    np.testing.assert_allclose(H, np.asarray(hm.HermiteFeatures(6, 2).explicit(Xt[:5])) @ learner.A_hat_.T, atol=1e-4)
