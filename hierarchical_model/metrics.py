@@ -75,6 +75,9 @@ class RunResult:
     passes: int
     seconds: float
     estimator: str = "paper"  # layer-1 matrix: 'paper' (C) or 'chaos' (C - (G (+) G), HERMITE.md section 2)
+    sigma: float = 0.0  # the rest of the teacher's configuration, so that TeacherConfig.from_row(result) rebuilds it
+    a_kind: str = "orthonormal"
+    conventions: str = "model"
     timings: dict = field(default_factory=dict)
     spectrum: list | None = None
 

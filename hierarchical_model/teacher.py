@@ -137,6 +137,20 @@ class TeacherConfig:
     def link_name(self) -> str:
         return self.g if isinstance(self.g, str) else make_link(self.g).name
 
+    @classmethod
+    def from_row(cls, row) -> "TeacherConfig":
+        """The configuration of a results-table row (a pandas Series or dict), a RunResult or its ``to_dict()``:
+        the one place that rebuilds a configuration from stored results (sweeps, checks, figures, theory).
+        a_kind, sigma, input_model and conventions take their defaults where the row lacks them (or holds NaN:
+        tables written before those columns existed)."""
+        def get(key, default=None):
+            v = row.get(key, default) if hasattr(row, "get") else getattr(row, key, default)
+            return default if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+        return cls(d=int(get("d")), q=int(get("q")), eps=float(get("eps")), gamma=float(get("gamma")), g=str(get("g")),
+                   d1=int(get("d1")), a_kind=str(get("a_kind", "orthonormal")), sigma=float(get("sigma", 0.0)),
+                   input_model=str(get("input_model", "hermite")), conventions=str(get("conventions", "model")))
+
     def to_dict(self) -> dict:
         out = {"d": self.d, "q": self.q, "eps": self.eps, "gamma": self.gamma, "g": self.link_name,
                "d1": self.latent, "a_kind": self.a_kind, "sigma": self.sigma, "input_model": self.input_model}

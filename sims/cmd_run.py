@@ -39,7 +39,9 @@ def main(args) -> int:
 def report(res) -> str:
     lines = [
         f"hierarchical model  d={res.d} q={res.q} D={res.D} d1={res.d1} gamma={res.gamma} g={res.g} "
-        f"input={res.input_model} seed={res.seed}",
+        f"input={res.input_model} seed={res.seed}"
+        + (f" estimator={res.estimator}" if res.estimator != "paper" else "")
+        + (f" conventions={res.conventions}" if res.conventions != "model" else ""),
         f"n={res.n} (alpha={math.log(res.n) / math.log(res.d):.2f})  engine={res.engine}  passes={res.passes}  "
         f"time={res.seconds:.2f}s",
         f"first layer: q_h={res.qh:.3f}  recovered {res.recovered}/{res.d1}",

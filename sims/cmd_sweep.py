@@ -11,13 +11,14 @@ _AXIS_HELP = {
     "eps": "d1 = floor(d^eps) (default 0.5)",
     "d1": "explicit d1 values (override --eps)",
     "gamma": "exponents of lambda_i ~ i^-gamma (default 0.4)",
-    "g": "links: id, tanh, relu (default tanh)",
+    "g": "links: id, tanh, relu, quad (default tanh)",
     "a_kind": "first-layer rows: orthonormal, gaussian",
     "sigma": "label noise standard deviations (default 0)",
     "input_model": "hermite, gaussian_equivalent (default hermite)",
     "label_transform": "T(y): identity, clip, tanh (default identity)",
     "engine": "auto, dense, matrix_free (default auto)",
     "estimator": "layer-1 matrix: paper, chaos (default paper; chaos: q = 2 Hermite input only)",
+    "conventions": "model (MODEL.md, default), authors (the paper code's; see TeacherConfig)",
 }
 
 

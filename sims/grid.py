@@ -1,16 +1,16 @@
 """The grid of a sweep: parsing (command line and TOML), validation, and its expansion into configurations.
 
 A grid is the Cartesian product of the model axes (d, q, eps or d1, gamma, link g, a_kind, sigma,
-input model; MODEL.md section 1), the learner axes (engine, label transform T, estimator: section 2 and
+input model, conventions; MODEL.md section 1), the learner axes (engine, label transform T, estimator: section 2 and
 HERMITE.md section 2), the seeds,
 and the sample sizes, given as alphas (n = round(d^alpha), so the sizes depend on d) or as explicit n.
 
 Every configuration carries ``config_hash``: the first 16 hex digits of the sha256 of its canonical
 JSON (sorted keys), over the teacher's parameters, the learner's (with the engine as resolved for the
 memory budget), n_test and the nested/independent flag; the seed and n are excluded, so
-(config_hash, seed, n) is the key of a row of the results table. The estimator enters the hash (and
-the grid recorded in sweep.json) only when it is not the default 'paper', so that hashes and results
-folders made before the option existed keep their keys.
+(config_hash, seed, n) is the key of a row of the results table. The estimator and the conventions enter
+the hash (and the grid recorded in sweep.json) only when they are not the defaults ('paper', 'model'), so
+that hashes and results folders made before those options existed keep their keys.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ _AXES = {
     "label_transform": (str, ("identity",)),
     "engine": (str, ("auto",)),
     "estimator": (str, ("paper",)),
+    "conventions": (str, ("model",)),
 }
 # Scalars shared by the whole grid.
 _SCALARS = {"clip_quantile": 0.99, "fresh_split": False, "n_test": 10000, "independent": False}
@@ -222,6 +223,7 @@ class SweepGrid:
     label_transform: tuple = ("identity",)
     engine: tuple = ("auto",)
     estimator: tuple = ("paper",)
+    conventions: tuple = ("model",)
     seeds: tuple = (0,)
     alphas: tuple | None = None
     ns: tuple | None = None
@@ -235,7 +237,7 @@ class SweepGrid:
         """Parse and check a mapping of GRID_KEYS (strings as on the command line, scalars or lists)."""
         from hierarchical_model.learner import ENGINES, ESTIMATORS, LABEL_TRANSFORMS
         from hierarchical_model.links import LINK_NAMES
-        from hierarchical_model.teacher import A_KINDS, INPUT_MODELS
+        from hierarchical_model.teacher import A_KINDS, CONVENTIONS, INPUT_MODELS
 
         unknown = sorted(set(values) - set(GRID_KEYS))
         if unknown:
@@ -244,7 +246,8 @@ class SweepGrid:
         for key, (kind, default) in _AXES.items():
             kw[key] = default if values.get(key) is None else parse_list(key, values[key], kind)
         choices = {"g": LINK_NAMES, "a_kind": A_KINDS, "input_model": INPUT_MODELS,
-                   "label_transform": LABEL_TRANSFORMS, "engine": ENGINES, "estimator": ESTIMATORS}
+                   "label_transform": LABEL_TRANSFORMS, "engine": ENGINES, "estimator": ESTIMATORS,
+                   "conventions": CONVENTIONS}
         for key, allowed in choices.items():
             for v in kw[key]:
                 check_choice(key, v, allowed)
@@ -275,8 +278,9 @@ class SweepGrid:
     def to_dict(self) -> dict:
         """The grid as plain JSON values (what DIR/sweep.json records)."""
         out = asdict(self)
-        if out["estimator"] == _AXES["estimator"][1]:
-            del out["estimator"]  # the default, absent from grids recorded before the option (see module doc)
+        for key in ("estimator", "conventions"):
+            if out[key] == _AXES[key][1]:
+                del out[key]  # the default, absent from grids recorded before the option (see module doc)
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
 
     def sizes(self, d: int) -> tuple:
@@ -294,9 +298,10 @@ class SweepGrid:
 
         budget = default_memory_gb() if memory_gb is None else check_memory_gb("memory_gb", memory_gb)
         out = []
-        for d, q, eps, d1, gamma, g, a_kind, sigma, im, lt, engine, estimator in itertools.product(
+        for d, q, eps, d1, gamma, g, a_kind, sigma, im, lt, engine, estimator, conventions in itertools.product(
                 *(getattr(self, k) for k in _AXES)):
-            cfg = TeacherConfig(d=d, q=q, eps=eps, d1=d1, gamma=gamma, g=g, a_kind=a_kind, sigma=sigma, input_model=im)
+            cfg = TeacherConfig(d=d, q=q, eps=eps, d1=d1, gamma=gamma, g=g, a_kind=a_kind, sigma=sigma, input_model=im,
+                                conventions=conventions)
             check_estimator(estimator, q=q, input_model=im)
             ns = self.sizes(d)
             if ns[-1] > MAX_SAMPLES:

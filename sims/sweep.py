@@ -61,9 +61,9 @@ def make_row(config: SweepConfig, res) -> tuple[dict, dict]:
     row = res.to_dict(spectrum=False)
     for name, seconds in row.pop("timings").items():
         row[f"time_{name}"] = float(seconds)
-    t, lr = config.teacher, config.learner
+    lr = config.learner
     row.update(config_hash=config.config_hash, alpha=math.log(res.n) / math.log(res.d), version=__version__,
-               sigma=float(t["sigma"]), a_kind=t["a_kind"], label_transform=lr["label_transform"],
+               label_transform=lr["label_transform"],
                clip_quantile=float(lr["clip_quantile"]), fresh_split=bool(lr["fresh_split"]), nested=config.nested)
     spectra = {"top_eigs": res.top_eigs, "eig_tags": res.eig_tags, "spectrum": res.spectrum}
     return row, spectra

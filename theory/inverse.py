@@ -174,10 +174,9 @@ def estimate_spectrum(eigenvalues, config, n: int, n_mc: int = 100_000, seed: in
 
 
 def estimate_from_result(res, n_mc: int = 100_000, seed: int = 0) -> SpectrumEstimate:
-    """`estimate_spectrum` on a RunResult's top_eigs (its d, q, d1, g, input model and estimator; sigma taken as 0,
-    a RunResult lacks it)."""
+    """`estimate_spectrum` on a RunResult's top_eigs (its configuration and estimator)."""
     from hierarchical_model import TeacherConfig
 
-    cfg = TeacherConfig(d=res.d, q=res.q, d1=res.d1, gamma=res.gamma, g=res.g, input_model=res.input_model)
+    cfg = TeacherConfig.from_row(res)
     return estimate_spectrum(np.asarray(res.top_eigs), cfg, res.n, n_mc=n_mc, seed=seed,
                              estimator=getattr(res, "estimator", "paper"))

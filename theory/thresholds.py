@@ -31,7 +31,8 @@ __all__ = ["REQUIRED_COLUMNS", "CONFIG_COLUMNS", "check_columns", "config_of", "
 REQUIRED_COLUMNS = ("n", "seed", "d", "q", "D", "d1", "gamma", "eps", "g", "input_model", "cos2", "ang_err",
                     "lam", "recovered", "mse", "nmse")
 # Columns that identify a configuration when no config_hash is given.
-CONFIG_COLUMNS = ("d", "q", "d1", "eps", "gamma", "g", "input_model", "sigma", "a_kind", "label_transform", "estimator")
+CONFIG_COLUMNS = ("d", "q", "d1", "eps", "gamma", "g", "input_model", "sigma", "a_kind", "label_transform", "estimator",
+                  "conventions")
 
 
 def check_columns(df: pd.DataFrame, needed=REQUIRED_COLUMNS) -> None:
@@ -61,10 +62,7 @@ def config_of(df: pd.DataFrame) -> TeacherConfig:
     distinct = df[cols].drop_duplicates()
     if len(distinct) != 1:
         raise ValueError(f"results table holds {len(distinct)} configurations: must hold one (group by config_hash first)")
-    r = distinct.iloc[0]
-    return TeacherConfig(d=int(r["d"]), q=int(r["q"]), eps=float(r["eps"]), gamma=float(r["gamma"]), g=str(r["g"]),
-                         d1=int(r["d1"]), a_kind=str(r.get("a_kind", "orthonormal")), sigma=float(r.get("sigma", 0.0)),
-                         input_model=str(r["input_model"]))
+    return TeacherConfig.from_row(distinct.iloc[0])
 
 
 def estimator_of(df: pd.DataFrame) -> str:

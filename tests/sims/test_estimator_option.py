@@ -55,3 +55,19 @@ def test_sweep_rows_carry_the_estimator(tmp_path):
     df = load_results(out)
     assert len(df) == 4 and df.groupby("estimator")["config_hash"].nunique().to_dict() == {"chaos": 1, "paper": 1}
     assert set(df["estimator"]) == {"paper", "chaos"}
+
+
+def test_conventions_axis_keeps_default_hashes_and_rebuilds_its_config():
+    from hierarchical_model import TeacherConfig
+    from sims.grid import SweepGrid
+
+    base = {"d": 14, "alphas": "2.0", "seeds": "0"}
+    default = SweepGrid.from_mapping(base).configurations(memory_gb=1.0)[0]
+    explicit = SweepGrid.from_mapping({**base, "conventions": "model"}).configurations(memory_gb=1.0)[0]
+    authors = SweepGrid.from_mapping({**base, "conventions": "authors"}).configurations(memory_gb=1.0)[0]
+    assert default.config_hash == explicit.config_hash != authors.config_hash
+    assert "conventions" not in SweepGrid.from_mapping(base).to_dict()
+    cfg = authors.teacher_config()
+    assert cfg.conventions == "authors" and cfg.latent == 4  # round(14^0.5)
+    assert TeacherConfig.from_row({**cfg.to_dict(), "conventions": float("nan")}).conventions == "model"
+    assert TeacherConfig.from_row(cfg.to_dict()).to_dict() == cfg.to_dict()
