@@ -43,6 +43,7 @@ import numpy as np
 
 from hierarchical_model._validation import check_float, check_int
 
+from .asymptotics import readout_error
 from .resolvent import _signed_lam, bulk_edges, label_law, stieltjes
 from .spikes import outliers as spike_outliers
 
@@ -234,9 +235,9 @@ def mse_from_overlaps(config, lam, cos2, n: int | None = None, readout_degree: i
     fit of y on He_0..He_p(h2hat / sd) (MODEL.md section 2, step 4). So (h1hat_i^2 - 1) keeps a fraction
     cos_i^4 of the variance of (h1_i^2 - 1): for g = id the MSE is sum_i lambda_i^2 (1 - cos_i^4), the
     unrecovered energy, and other links map it through the readout.
-    With ``n``: plus the estimation error (p + 1 + d1 (d1 + 1)) E[y^2] / n of the p + 1 readout coefficients
-    and the d1 (d1 + 1)/2 entries of B_hat (each O(E[y^2]/n) in squared error, twice for the effect on h2hat),
-    an O(1/n) order-of-magnitude term, not a sharp constant."""
+    With ``n``: plus the estimation error `theory.asymptotics.readout_error` (the d1 (d1 + 1)/2 entries of
+    B_hat and the p + 1 readout coefficients, each O(E[y^2]/n)), an O(1/n) order-of-magnitude term, not a
+    sharp constant."""
     from hierarchical_model import hermite_he, make_link
 
     lam = np.asarray(lam, np.float64)
@@ -258,7 +259,7 @@ def mse_from_overlaps(config, lam, cos2, n: int | None = None, readout_degree: i
         coef, *_ = np.linalg.lstsq(Phi, y, rcond=None)
         mse = float(np.mean((y - Phi @ coef) ** 2))
     if n is not None:
-        mse += (readout_degree + 1 + lam.size * (lam.size + 1)) * float(np.mean(y**2)) / n
+        mse += float(readout_error(n, lam.size, float(np.mean(y**2)), readout_degree))
     return mse
 
 

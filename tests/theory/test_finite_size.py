@@ -150,3 +150,18 @@ def test_prediction_object_and_bad_input():
         predict(cfg, [0], seed=0)
     with pytest.raises(ValueError, match="lam has 2 entries"):
         predict(cfg, [1000], lam=[0.5, 0.5])
+
+
+def test_finite_size_mse_uses_the_one_readout_error_term():
+    # one O(1/n) constant for the whole theory package: asymptotics.readout_error, p = d1 (d1 + 1)/2 + deg + 1
+    from theory.asymptotics import readout_error
+
+    cfg = hm.TeacherConfig(d=20, gamma=0.4, g="id")
+    lam = hm.Teacher(cfg, 0).lam
+    full = mse_from_overlaps(cfg, lam, np.ones(lam.size), n=5000, n_mc=20_000)
+    population = mse_from_overlaps(cfg, lam, np.ones(lam.size), n=None, n_mc=20_000)
+    rng = np.random.default_rng(1)  # mse_from_overlaps draws h1 from default_rng(seed + 1), seed = 0
+    h1 = rng.standard_normal((20_000, lam.size))
+    ey2 = float(np.mean((((h1**2 - 1) @ lam) / np.sqrt(2)) ** 2))
+    assert full - population == pytest.approx(float(readout_error(5000, lam.size, ey2, 5)), rel=1e-6)
+    assert float(readout_error(5000, 4, 1.0, 5)) == pytest.approx((4 * 5 / 2 + 6) / 5000)
