@@ -15,7 +15,7 @@ import pandas as pd
 
 __all__ = ["with_alpha", "select", "mean_band", "per_direction", "crossing", "crossings", "nearest_rows",
            "spectrum_outliers", "fit_power_law", "after_transition", "collapse_table", "scaling_table",
-           "predicted_exponent", "baseline_table", "main_d", "spectrum_alphas"]
+           "predicted_exponent", "baseline_table", "main_d", "spectrum_alphas", "staircase_points"]
 
 _FLOAT_TOL = 1e-9
 
@@ -132,6 +132,18 @@ def fit_power_law(x, y) -> tuple[float, float]:
         return math.nan, math.nan
     slope, intercept = np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)
     return float(slope), float(intercept)
+
+
+def staircase_points(thresholds, n_lo: float, n_hi: float) -> tuple[np.ndarray, np.ndarray]:
+    """The staircase m_n = #{i: n_i <= n} (Corollary 3.1, discrete form) on [n_lo, n_hi], as the corner points
+    of a step plot drawn with ``where="post"``: x holds n_lo, every finite threshold inside (n_lo, n_hi] and
+    n_hi (sorted), m the count at each x. It steps exactly at the thresholds (a staircase sampled on a grid of
+    n steps at the grid points instead); NaN thresholds (never reached) never count."""
+    th = np.asarray(thresholds, float).ravel()
+    finite = th[np.isfinite(th)]
+    x = np.unique(np.concatenate([[float(n_lo), float(n_hi)], finite[(finite > n_lo) & (finite <= n_hi)]]))
+    m = np.sum(finite[None, :] <= x[:, None], axis=1)
+    return x, m
 
 
 def after_transition(long: pd.DataFrame, level: float = 0.5) -> pd.DataFrame:

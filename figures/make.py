@@ -224,15 +224,20 @@ def _fig4_one(sub, base, opts, cache):
     stair_tbl = fd.mean_band(sub, "n", "recovered")
     thresholds, stairs = {}, {}
     if opts.theory and th.available():
-        cfg = _config(sub)
-        curves = _theory_for(sub, opts, cache)
-        n_fs = th.finite_size_thresholds_from(curves)
-        naive = th.naive_thresholds(cfg)
-        thresholds = {"finite-size theory": (_alpha(n_fs, d), "--"), "paper's $n_i$ (naive)": (_alpha(naive, d), ":")}
-        ns = np.geomspace(sub["n"].min(), sub["n"].max(), 400)
-        stairs = {"finite-size theory": (curves["ns"], curves["recovered"]),
-                  r"paper's $m_n$ = #{i: $n_i \leq n$}": (ns, th.staircase(ns, naive))}
+        thresholds, stairs = _fig4_theory(_theory_for(sub, opts, cache), th.naive_thresholds(_config(sub)), d,
+                                          float(sub["n"].min()), float(sub["n"].max()))
     return draw.draw_directions(cos2_tbl, thresholds, after_tbl, stair_tbl, stairs, base, _title(sub))
+
+
+def _fig4_theory(curves: dict, naive, d: int, n_lo: float, n_hi: float) -> tuple[dict, dict]:
+    """fig4's predicted thresholds (left panel: alpha_i per direction) and staircases (right panel), each
+    staircase #{i: n_i <= n} built from the very thresholds drawn on the left, so that it steps exactly there.
+    The finite-size n_i are the crossings of the predicted cos^2 with 1/2 (`finite_size_thresholds_from`)."""
+    n_fs = th.finite_size_thresholds_from(curves)
+    thresholds = {"finite-size theory": (_alpha(n_fs, d), "--"), "paper's $n_i$ (naive)": (_alpha(naive, d), ":")}
+    stairs = {"finite-size theory": fd.staircase_points(n_fs, n_lo, n_hi),
+              r"paper's $m_n$ = #{i: $n_i \leq n$}": fd.staircase_points(naive, n_lo, n_hi)}
+    return thresholds, stairs
 
 
 def baselines(runs, out, opts, cache):

@@ -173,3 +173,32 @@ def test_theory_grid_and_thresholds_from_curves():
     assert n_i[0] == pytest.approx(100.0) and math.isnan(n_i[1])
     # Theorem 3.2's power law in x = n / d^q: gamma = 1 -> x^(-1/2)
     np.testing.assert_allclose(th.power_law_mse([4.0, 100.0], 1.0), [0.5, 0.1])
+
+
+def test_staircase_points_step_exactly_at_the_thresholds():
+    x, m = fd.staircase_points([350.0, 100.0, math.nan, 5000.0], 10, 1000)
+    np.testing.assert_allclose(x, [10, 100, 350, 1000])  # 5000 is beyond n_hi, NaN is never reached
+    assert list(m) == [0, 1, 2, 2]
+    x, m = fd.staircase_points([5.0], 10, 100)  # reached before n_lo: counted from the start
+    assert list(m) == [1, 1]
+
+
+def test_fig4_staircase_steps_where_its_thresholds_are_drawn():
+    # predicted cos^2 of direction 1 crosses 1/2 half-way in log n between the grid points 100 and 1000 (n = 316),
+    # direction 2 between 1000 and 10000 (n = 3162), direction 3 never: a count of cos^2 > 1/2 on the grid would
+    # step at 1000 and 10000 instead
+    from figures.make import _fig4_theory
+
+    curves = {"ns": np.array([100, 1000, 10000]), "cos2": np.array([[0.2, 0.8, 0.9], [0.0, 0.2, 0.8], [0.0, 0.1, 0.2]]).T,
+              "recovered": np.array([0, 1, 2])}
+    d = 10
+    thresholds, stairs = _fig4_theory(curves, naive=np.array([50.0, 200.0, 800.0]), d=d, n_lo=100, n_hi=10000)
+    for key in ("finite-size theory", "paper's $n_i$ (naive)"):
+        alphas = thresholds[key][0]
+        (x, m), = [v for k, v in stairs.items() if k.split(" ")[0] == key.split(" ")[0]]
+        steps = x[1:][np.diff(m) > 0]  # where the staircase goes up (drawn with where="post")
+        drawn = np.sort(d ** alphas[np.isfinite(alphas) & (d ** np.nan_to_num(alphas) > 100)])
+        np.testing.assert_allclose(steps, drawn, rtol=1e-9)
+    np.testing.assert_allclose(d ** thresholds["finite-size theory"][0][:2], [10**2.5, 10**3.5], rtol=1e-9)
+    x, m = stairs["finite-size theory"]
+    assert list(m) == [0, 1, 2, 2]
