@@ -22,20 +22,32 @@ import numpy as np
 
 from ._validation import check_choice, check_float, check_int
 from .hermite import GaussianFeatures, HermiteFeatures, feature_dim, make_feature_map
-from .links import Link, make_link
+from .links import Link, gaussian_expectation, make_link
 
-__all__ = ["TeacherConfig", "Teacher", "latent_dim", "spike_weights", "CHUNK", "STREAMS"]
+__all__ = ["TeacherConfig", "Teacher", "latent_dim", "spike_weights", "authors_weight_norm", "CHUNK", "STREAMS",
+           "CONVENTIONS"]
 
 CHUNK = 256
-STREAMS = {"train": 0, "test": 1, "readout": 2, "validation": 3}
+STREAMS = {"train": 0, "test": 1, "readout": 2, "validation": 3, "standardize": 4}
+_PILOT = 1 << 16  # samples of the "standardize" stream that fix the authors' label mean and scale
 _PARAMS = 7919  # fold-in tag for the teacher's parameters, distinct from every stream id
 INPUT_MODELS = ("hermite", "gaussian_equivalent")
 A_KINDS = ("orthonormal", "gaussian")
+CONVENTIONS = ("model", "authors")
 
 
-def latent_dim(d: int, eps: float) -> int:
-    """d1 = floor(d^eps); the 1e-9 guards exact powers (100^0.5 = 9.999...)."""
-    return int(math.floor(d ** eps + 1e-9))
+def latent_dim(d: int, eps: float, conventions: str = "model") -> int:
+    """d1 = floor(d^eps) (MODEL.md; the 1e-9 guards exact powers, 100^0.5 = 9.999...), or round(d^eps) in the
+    authors' conventions."""
+    return int(round(d**eps)) if conventions == "authors" else int(math.floor(d ** eps + 1e-9))
+
+
+def authors_weight_norm(d1: int, gamma: float) -> float:
+    """|b| of the authors' second-layer weights b_i = c z_i i^(-gamma), c = 1/d1 (gamma = 0), d1^(2 gamma - 1)
+    (0 < gamma <= 1/2), 1 (gamma > 1/2): their h2_a = sum_i b_i (h1_i^2 - 1) is sqrt(2) |b| times MODEL.md's h2
+    (whose lambda = b / |b| are `spike_weights`)."""
+    c = 1.0 / d1 if gamma == 0 else (d1 ** (2 * gamma - 1.0) if gamma <= 0.5 else 1.0)
+    return c * float(np.sqrt(np.sum(np.arange(1, d1 + 1, dtype=np.float64) ** (-2 * gamma))))
 
 
 def spike_weights(d1: int, gamma: float, signs=None) -> np.ndarray:
@@ -48,7 +60,16 @@ def spike_weights(d1: int, gamma: float, signs=None) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TeacherConfig:
-    """Hyper-parameters of the target. ``d1`` overrides ``eps`` when given."""
+    """Hyper-parameters of the target. ``d1`` overrides ``eps`` when given.
+
+    ``conventions``: 'model' (MODEL.md, the default) or 'authors', the conventions of the paper's published code:
+    d1 = round(d^eps); h2_a = sum_i b_i (h1_i^2 - 1) without the 1/sqrt(2), with their weights b_i (see
+    `authors_weight_norm`), not normalised to sum b_i^2 = 1; labels standardised by their mean and standard
+    deviation. Since h2_a = scale * h2 with scale = sqrt(2) |b|, this is MODEL.md's model with lambda = b / |b|
+    (`spike_weights`) and the link z -> (g(scale z) - m) / s, where m, s are the mean and standard deviation of
+    g(h2_a) over the teacher's own labels: the authors estimate them from each run's training samples, `Teacher`
+    from 65,536 samples of a stream of its own (so that nested sample grids stay exact prefixes; the two differ
+    by O(1/sqrt n)). The finite-size theory is derived in MODEL.md's conventions only."""
 
     d: int = 40
     q: int = 2
@@ -59,6 +80,7 @@ class TeacherConfig:
     a_kind: str = "orthonormal"
     sigma: float = 0.0
     input_model: str = "hermite"
+    conventions: str = "model"
 
     def __post_init__(self):
         check_int("d", self.d, 2)
@@ -68,13 +90,17 @@ class TeacherConfig:
         check_float("sigma", self.sigma, 0.0)
         check_choice("a_kind", self.a_kind, A_KINDS)
         check_choice("input_model", self.input_model, INPUT_MODELS)
+        check_choice("conventions", self.conventions, CONVENTIONS)
+        if self.conventions == "authors" and not isinstance(self.g, str):
+            raise ValueError("conventions='authors' is not allowed with a callable link: name one of the built-in links")
         D = feature_dim(self.d, self.q)
         if self.d1 is not None:
             check_int("d1", self.d1, 1, D)
         else:
-            d1 = latent_dim(self.d, self.eps)
+            d1 = latent_dim(self.d, self.eps, self.conventions)
             if not 1 <= d1 <= D:
-                raise ValueError(f"eps={self.eps} gives d1=floor(d^eps)={d1}: must give 1 <= d1 <= D={D}")
+                rule = "round" if self.conventions == "authors" else "floor"
+                raise ValueError(f"eps={self.eps} gives d1={rule}(d^eps)={d1}: must give 1 <= d1 <= D={D}")
         make_link(self.g)  # validates the link once, at the boundary
 
     @property
@@ -84,15 +110,19 @@ class TeacherConfig:
     @property
     def latent(self) -> int:
         """d1, the number of latent directions."""
-        return self.d1 if self.d1 is not None else latent_dim(self.d, self.eps)
+        return self.d1 if self.d1 is not None else latent_dim(self.d, self.eps, self.conventions)
 
     @property
     def link_name(self) -> str:
         return self.g if isinstance(self.g, str) else make_link(self.g).name
 
     def to_dict(self) -> dict:
-        return {"d": self.d, "q": self.q, "eps": self.eps, "gamma": self.gamma, "g": self.link_name,
-                "d1": self.latent, "a_kind": self.a_kind, "sigma": self.sigma, "input_model": self.input_model}
+        out = {"d": self.d, "q": self.q, "eps": self.eps, "gamma": self.gamma, "g": self.link_name,
+               "d1": self.latent, "a_kind": self.a_kind, "sigma": self.sigma, "input_model": self.input_model}
+        if self.conventions != "model":  # MODEL.md's configurations keep their dict (and sweep hashes)
+            out["conventions"] = self.conventions
+        return out
+
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,6 +153,29 @@ class Teacher:
         object.__setattr__(self, "A", A)
         object.__setattr__(self, "lam", spike_weights(d1, cfg.gamma, z))
         object.__setattr__(self, "features", make_feature_map(cfg.input_model, cfg.d, cfg.q))
+        if cfg.conventions == "authors":
+            object.__setattr__(self, "link", self._authors_link())
+
+    def _authors_link(self) -> Link:
+        """z -> (g(scale z) - m) / s, scale = sqrt(2) |b|, m and s the mean and standard deviation of g(scale h2)
+        over `_PILOT` samples of this teacher's "standardize" stream (TeacherConfig, conventions='authors')."""
+        base = make_link(self.config.g)
+        scale = math.sqrt(2.0) * authors_weight_norm(self.d1, self.config.gamma)
+        X = jax.random.normal(self.stream_key("standardize"), (_PILOT, self.features.input_dim), jnp.float32)
+        h1 = np.asarray(self.features.dot(X, jnp.asarray(self._At)), np.float64)
+        g = np.asarray(base.raw(scale * ((h1 * h1 - 1.0) @ self.lam) / math.sqrt(2.0)), np.float64)
+        m, s = float(np.mean(g)), float(np.std(g))
+        if not s > 0:
+            raise ValueError(f"g={base.name!r} gives constant labels for this teacher: they cannot be standardised")
+
+        def raw(z):
+            return (base.raw(scale * z) - m) / s
+
+        def gauss(f):  # E[f(raw(Z))], Z ~ N(0, 1): the Link fields that MODEL.md's theory reads
+            return gaussian_expectation(lambda z: f(z, np.asarray(raw(jnp.asarray(z)), np.float64)))
+
+        return Link(name=f"{base.name}[authors]", raw=raw, mean=0.0, nu1=gauss(lambda z, v: z * v),
+                    second_moment=gauss(lambda z, v: v * v))
 
     @property
     def d1(self) -> int:

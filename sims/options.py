@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hierarchical_model.learner import ENGINES, LABEL_TRANSFORMS
 from hierarchical_model.links import LINK_NAMES
-from hierarchical_model.teacher import A_KINDS, INPUT_MODELS
+from hierarchical_model.teacher import A_KINDS, CONVENTIONS, INPUT_MODELS
 
 __all__ = ["add_model_options", "add_size_options", "add_learner_options", "config_from_args", "learner_kwargs_from_args", "resolve_n"]
 
@@ -20,6 +20,8 @@ def add_model_options(p):
     g.add_argument("--a-kind", default="orthonormal", help=f"first-layer rows: {', '.join(A_KINDS)}")
     g.add_argument("--sigma", type=float, default=0.0, help="label noise standard deviation (default 0)")
     g.add_argument("--input-model", default="hermite", help=f"{', '.join(INPUT_MODELS)} (default hermite)")
+    g.add_argument("--conventions", default="model", help=f"{', '.join(CONVENTIONS)}: MODEL.md's (default), or the paper "
+                   "code's (d1 = round(d^eps), h2 without 1/sqrt 2, their weights, standardised labels)")
 
 
 def add_size_options(p, default: int = 8000):
@@ -42,7 +44,8 @@ def config_from_args(args):
     from hierarchical_model import TeacherConfig
 
     return TeacherConfig(d=args.d, q=args.q, eps=args.eps, d1=args.d1, gamma=args.gamma, g=args.g,
-                         a_kind=args.a_kind, sigma=args.sigma, input_model=args.input_model)
+                         a_kind=args.a_kind, sigma=args.sigma, input_model=args.input_model,
+                         conventions=getattr(args, "conventions", "model"))
 
 
 def learner_kwargs_from_args(args) -> dict:

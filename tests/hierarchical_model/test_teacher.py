@@ -105,3 +105,26 @@ def test_streams_are_reproducible_nested_and_independent():
     assert not np.allclose(np.asarray(Xs), np.asarray(Xa))
     t2 = hm.Teacher(hm.TeacherConfig(d=10), seed=5)
     assert not np.allclose(t2.A, t.A)
+
+
+def test_authors_conventions_preset():
+    # d1 = round(d^eps) (14^0.5 = 3.74: MODEL.md's floor gives 3)
+    assert hm.TeacherConfig(d=14, eps=0.5).latent == 3
+    cfg = hm.TeacherConfig(d=14, eps=0.5, gamma=0.4, g="tanh", conventions="authors")
+    assert cfg.latent == 4 and cfg.to_dict()["conventions"] == "authors"
+    assert "conventions" not in hm.TeacherConfig(d=14).to_dict()  # MODEL.md's dicts (and sweep hashes) unchanged
+    t = hm.Teacher(cfg, seed=3)
+    X, y = t.sample(20000)
+    y = np.asarray(y, np.float64)
+    # their h2_a = sum_i b_i (h1_i^2 - 1), b_i = d1^(2 gamma - 1) z_i i^(-gamma) for 0 < gamma <= 1/2, no 1/sqrt(2);
+    # labels (tanh(h2_a) - m) / s: an exact affine function of tanh(h2_a), standardised
+    i = np.arange(1, 5)
+    b = 4 ** (2 * 0.4 - 1) * np.sign(t.lam) * i**-0.4
+    h1 = np.asarray(t.latent_fields(X), np.float64)
+    ref = np.tanh((h1**2 - 1) @ b)
+    slope, icpt = np.polyfit(ref, y, 1)
+    assert np.max(np.abs(y - (slope * ref + icpt))) < 1e-5
+    tol = 5 / np.sqrt(y.size)  # the pilot's 65,536 samples and these 20,000 are independent
+    assert abs(y.mean()) < tol and abs(y.std() - 1) < 2 * tol
+    with pytest.raises(ValueError, match="conventions='paper'"):
+        hm.TeacherConfig(conventions="paper")
