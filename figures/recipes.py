@@ -33,20 +33,34 @@ _GE = {"input_model": "gaussian_equivalent"}
 # what each sweep varies, at the CPU scales (theory-facing sweeps in the Gaussian-equivalent model)
 _MODELS = {"main": _MAIN, "main_ge": {**_MAIN, **_GE}, "gammas": {**_MAIN, **_GE, "gamma": _OTHER_GAMMAS},
            "tanh": {**_MAIN, "g": "tanh"}, "collapse": {**_MAIN, **_GE},
-           "scaling": {**_MAIN, **_GE, "eps": 1.0, "gamma": _SCALING_GAMMAS}}
+           "scaling": {**_MAIN, **_GE, "eps": 1.0, "gamma": _SCALING_GAMMAS},
+           # beyond fig2-5: the Hermite input at several d (the Hermite collapse, and P1's several d on one axis,
+           # with `main`'s d), the third link of P4 (quad = z^2 + z - 1), gamma = 1 at several d (P8, and P6's tail
+           # sums at the largest d)
+           "collapse_hermite": _MAIN, "quad": {**_MAIN, "g": "quad"}, "gamma1": {**_MAIN, "gamma": 1.0}}
 # per scale: test size, and per sweep (d, seeds, alphas[, extra settings])
 _MF = {"engine": "matrix_free"}
 _SIZES = {
     "quick": {"n_test": 4000, "main": (20, "0-1", "1.5:4.0:0.125"), "main_ge": (20, "0-2", "1.5:4.0:0.125"),
               "gammas": (20, "0-1", "1.5:4.0:0.25"), "tanh": (20, "0-1", "1.5:4.0:0.25"),
-              "collapse": ([12, 30], "0-1", "2.0:3.5:0.25"), "scaling": (16, "0-1", "1.5:4.5:0.25")},
+              "collapse": ([12, 30], "0-1", "2.0:3.5:0.25"), "scaling": (16, "0-1", "1.5:4.5:0.25"),
+              "collapse_hermite": ([12, 30], "0-1", "2.0:3.5:0.25"), "quad": (20, "0-1", "1.5:4.0:0.25"),
+              "gamma1": ([12, 20], "0-1", "2.0:4.0:0.25")},
     "cpu": {"n_test": 10000, "main": (40, "0-3", "1.5:3.6:0.1"), "main_ge": (40, "0-4", "1.5:3.6:0.1"),
             "gammas": (40, "0-3", "1.5:3.6:0.15"), "tanh": (40, "0-4", "1.5:3.6:0.1"),
-            "collapse": ([24, 32, 56], "0-2", "2.0:3.5:0.125"), "scaling": (24, "0-2", "1.5:4.25:0.125")},
+            "collapse": ([24, 32, 56], "0-2", "2.0:3.5:0.125"), "scaling": (24, "0-2", "1.5:4.25:0.125"),
+            "collapse_hermite": ([20, 30], "0-2", "2.0:3.75:0.125"), "quad": (40, "0-3", "1.5:3.6:0.1"),
+            "gamma1": ([24, 40], "0-2", "1.75:3.75:0.125")},
     "paper": {"n_test": 20000, "main": (400, "0-4", "1.5:3.0:0.1", _MF), "main_ge": (400, "0-4", "1.5:3.0:0.1", _MF),
               "gammas": (400, "0-4", "1.5:3.0:0.1", _MF), "tanh": (400, "0-4", "1.5:3.0:0.1", _MF),
-              "collapse": ([100, 200], "0-2", "2.0:3.3:0.1"), "scaling": (64, "0-4", "1.5:4.0:0.1")},
+              "collapse": ([100, 200], "0-2", "2.0:3.3:0.1"), "scaling": (64, "0-4", "1.5:4.0:0.1"),
+              # the paper's P1 (d = 120, 250, 400 with `main`, 10 seeds), P4 and P8 (d = 120, 250, 400) and P6 (d = 800)
+              "collapse_hermite": ([120, 250], "0-9", "1.5:3.4:0.1", _MF), "quad": (400, "0-4", "1.5:3.0:0.1", _MF),
+              "gamma1": ([120, 250, 400, 800], "0-4", "1.5:3.1:0.1", _MF),
+              # P1's spectrum panel: d = 140 at alpha = 3.5 (D = 9870: dense, the full spectrum is kept)
+              "spectrum": (140, "0", "3.5", {"engine": "dense"})},
 }
+_MODELS["spectrum"] = _MAIN
 _PAPER_HERMITE = ("gammas", "collapse", "scaling")  # the paper scale runs the theory-facing sweeps in its own model
 
 
@@ -82,14 +96,16 @@ _THEORY = {"quick": {"n_mc": 40_000, "theory_points": 10}, "cpu": {"n_mc": 200_0
 
 # the sweeps each figure reads (all of them sit under one results root)
 FIGURE_SWEEPS = {"fig2": ["main", "main_ge"], "fig3": ["main_ge", "gammas"], "fig4": ["main", "main_ge"],
-                 "fig5": ["tanh"], "baselines": ["baselines"], "collapse": ["main_ge", "collapse"],
-                 "scaling": ["scaling"]}
+                 "fig5": ["tanh"], "baselines": ["baselines"],
+                 "collapse": ["main_ge", "collapse", "main", "collapse_hermite"], "scaling": ["scaling"],
+                 "multid": ["main", "collapse_hermite", "spectrum"], "links": ["main", "tanh", "quad"],
+                 "gamma1": ["gamma1"], "tail": ["gamma1"]}
 
 
 def sweeps(scale: str) -> dict:
     """{sweep name: grid mapping} of a scale (fresh copies: callers may modify them)."""
     check_choice("scale", scale, SCALES)
-    return {name: _grid(scale, name) for name in _MODELS}
+    return {name: _grid(scale, name) for name in _MODELS if name in _SIZES[scale]}
 
 
 def baseline_recipe(scale: str) -> dict:
