@@ -7,7 +7,7 @@ import math
 import numbers
 from collections.abc import Iterable
 
-__all__ = ["check_int", "check_float", "check_choice", "check_finite_array"]
+__all__ = ["check_int", "check_float", "check_choice", "check_finite_array", "physical_memory_gb", "check_memory_gb"]
 
 
 def _fmt_range(lo, hi, lo_open=False, hi_open=False) -> str:
@@ -17,7 +17,7 @@ def _fmt_range(lo, hi, lo_open=False, hi_open=False) -> str:
         return f"{'>' if lo_open else '>='} {lo}"
     if hi is not None:
         return f"{'<' if hi_open else '<='} {hi}"
-    return "any value"
+    return ""
 
 
 def check_int(name: str, value, lo: int | None = None, hi: int | None = None) -> int:
@@ -26,10 +26,10 @@ def check_int(name: str, value, lo: int | None = None, hi: int | None = None) ->
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         else:
-            raise ValueError(f"{name}={value!r} is not allowed: must be an integer {_fmt_range(lo, hi)}")
+            raise ValueError(f"{name}={value!r} is not allowed: must be an integer {_fmt_range(lo, hi)}".rstrip())
     value = int(value)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise ValueError(f"{name}={value} is out of range: must be an integer {_fmt_range(lo, hi)}")
+        raise ValueError(f"{name}={value} is out of range: must be an integer {_fmt_range(lo, hi)}".rstrip())
     return value
 
 
@@ -37,7 +37,7 @@ def check_float(name: str, value, lo: float | None = None, hi: float | None = No
                 lo_open: bool = False, hi_open: bool = False) -> float:
     """Return ``value`` as a finite float in the given range, else raise ValueError."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name}={value!r} is not allowed: must be a real number {_fmt_range(lo, hi, lo_open, hi_open)}")
+        raise ValueError(f"{name}={value!r} is not allowed: must be a real number {_fmt_range(lo, hi, lo_open, hi_open)}".rstrip())
     value = float(value)
     bad = not math.isfinite(value)
     if lo is not None:
@@ -45,7 +45,7 @@ def check_float(name: str, value, lo: float | None = None, hi: float | None = No
     if hi is not None:
         bad |= value >= hi if hi_open else value > hi
     if bad:
-        raise ValueError(f"{name}={value} is out of range: must be a finite number {_fmt_range(lo, hi, lo_open, hi_open)}")
+        raise ValueError(f"{name}={value} is out of range: must be a finite number {_fmt_range(lo, hi, lo_open, hi_open)}".rstrip())
     return value
 
 
@@ -60,6 +60,8 @@ def check_finite_array(name: str, arr, ndim: int, shape_hint: str):
     """Refuse arrays of the wrong rank or with NaN/inf entries (user data at the boundary)."""
     import numpy as np
 
+    if np.iscomplexobj(arr):  # float64 conversion would drop the imaginary part with a mere warning
+        raise ValueError(f"{name} has a complex dtype: must be a real numeric array of shape {shape_hint}")
     try:
         a = np.asarray(arr, dtype=np.float64)
     except (TypeError, ValueError):
@@ -70,3 +72,23 @@ def check_finite_array(name: str, arr, ndim: int, shape_hint: str):
         bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
         raise ValueError(f"{name} has {bad} non-finite entries: all entries must be finite")
     return a
+
+
+def physical_memory_gb() -> float:
+    """This machine's physical memory in GiB (inf when the platform does not tell)."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        return math.inf
+
+
+def check_memory_gb(name: str, value) -> float:
+    """A memory budget in GiB: positive, and not above this machine's physical memory (a budget the
+    machine cannot hold lets the dense engine allocate until the kernel kills the process)."""
+    phys = physical_memory_gb()
+    value = check_float(name, value, 0.0, lo_open=True)
+    if value > phys:
+        raise ValueError(f"{name}={value:g} is out of range: must be in (0, {phys:.1f}] GiB, this machine's physical memory")
+    return value

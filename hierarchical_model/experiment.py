@@ -9,7 +9,7 @@ import numpy as np
 from ._validation import check_int
 from .learner import HierarchicalSpectralLearner
 from .metrics import RunResult, first_layer_metrics
-from .teacher import Teacher, TeacherConfig
+from .teacher import MAX_SAMPLES, Teacher, TeacherConfig
 
 __all__ = ["run", "run_path"]
 
@@ -25,7 +25,7 @@ def run_path(config: TeacherConfig, ns, seed: int = 0, *, n_test: int = 10000, p
     the largest n for the dense engine; warm-started Krylov solves for the matrix-free one). Each point
     is a valid sample of its size; different seeds are independent. ``progress(result)`` is called
     after each point."""
-    n_test = check_int("n_test", n_test, 1)
+    n_test = check_int("n_test", n_test, 1, MAX_SAMPLES)
     teacher = Teacher(config, seed)
     learner = HierarchicalSpectralLearner(teacher.d1, config.q, input_model=config.input_model, **learner_kwargs)
     out = []

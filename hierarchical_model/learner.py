@@ -16,17 +16,18 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from functools import lru_cache
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._validation import check_choice, check_finite_array, check_float, check_int
+from ._validation import check_choice, check_finite_array, check_float, check_int, check_memory_gb
 from .engines import (ArraySource, DenseAccumulator, LabelTransform, StreamSource, block_krylov_eigsh,
                       choose_batch_chunks, dense_bytes, dense_top, matrix_free_operator)
 from .hermite import GaussianFeatures, HermiteFeatures, hermite_he
-from .teacher import CHUNK, Teacher
+from .teacher import CHUNK, MAX_SAMPLES, Teacher
 
 __all__ = ["HierarchicalSpectralLearner", "ENGINES", "LABEL_TRANSFORMS", "default_memory_gb", "resolve_engine"]
 
@@ -109,10 +110,20 @@ class HierarchicalSpectralLearner:
         size; arrays: the second half, the first half going to layer 1), as in the paper's proof.
     block_size, krylov_depth, tol, max_passes : block Krylov settings of the matrix-free engine
         (block defaults to d1 + 10).
-    memory_gb : budget for the dense engine's D x D arrays (default: half the machine's memory).
+    memory_gb : budget for the dense engine's D x D arrays (default: half the machine's memory; at most
+        the physical memory).
     seed : seed of the Krylov start vectors.
+    standardize : fit(X, y) only. The Hermite features assume x ~ N(0, I_d) (MODEL.md section 1), and
+        inputs off that scale blow the degree-q features and the degree-5 readout up (NaN predictions
+        for 10 X). False (default, the paper's convention): X must already be on the unit scale, checked
+        per column (mean within 0.5 + 6.1/sqrt(n) of 0, standard deviation within a factor 1.5 of the
+        range a genuine N(0, 1) column of n samples reaches with probability 1 - 1e-9); an input off that
+        scale is refused with a message saying how far it is. True: each column is centred and scaled
+        by its sample mean and standard deviation, learned as ``x_mean_`` and ``x_scale_`` and applied
+        by predict and evaluate as well.
 
-    Learned attributes: ``A_hat_`` (d1, D), ``eigenvalues_`` (d1,), ``spectrum_`` (all eigenvalues, dense
+    Learned attributes: ``x_mean_``, ``x_scale_`` (the input transform of fit(X, y): zeros and ones
+    unless standardize=True), ``A_hat_`` (d1, D), ``eigenvalues_`` (d1,), ``spectrum_`` (all eigenvalues, dense
     engine and D <= 5000, else None), ``B_hat_``, ``coef_``, ``h2_scale_``, ``ridge_``, ``engine_``,
     ``n_passes_``, ``n_samples_``, ``timings_``.
     """
@@ -121,7 +132,7 @@ class HierarchicalSpectralLearner:
                  label_transform: str = "identity", clip_quantile: float = 0.99, readout_degree: int = 5,
                  n_validation: int = 5000, ridge_grid=DEFAULT_RIDGES, fresh_split: bool = False, block_size: int | None = None,
                  krylov_depth: int = 4, tol: float = 1e-4, max_passes: int = 300,
-                 memory_gb: float | None = None, seed: int = 0, spectrum_max_D: int = 5000):
+                 memory_gb: float | None = None, seed: int = 0, spectrum_max_D: int = 5000, standardize: bool = False):
         self.d1 = check_int("d1", d1, 1)
         self.q = check_int("q", q, 2, 3)
         self.engine = check_choice("engine", engine, ENGINES)
@@ -138,9 +149,12 @@ class HierarchicalSpectralLearner:
         self.krylov_depth = check_int("krylov_depth", krylov_depth, 1, 50)
         self.tol = check_float("tol", tol, 0.0, 1.0, lo_open=True)
         self.max_passes = check_int("max_passes", max_passes, 1)
-        self.memory_gb = default_memory_gb() if memory_gb is None else check_float("memory_gb", memory_gb, 0.0, lo_open=True)
+        self.memory_gb = default_memory_gb() if memory_gb is None else check_memory_gb("memory_gb", memory_gb)
         self.seed = check_int("seed", seed, 0, 2**31 - 1)
         self.spectrum_max_D = check_int("spectrum_max_D", spectrum_max_D, 0)
+        if not isinstance(standardize, bool):
+            raise ValueError(f"standardize={standardize!r} is not allowed: must be True or False")
+        self.standardize = standardize
 
     # ---- public API ---------------------------------------------------------------------------------
     def fit(self, X, y):
@@ -154,6 +168,13 @@ class HierarchicalSpectralLearner:
         fmap = HermiteFeatures(X.shape[1], self.q) if self.input_model == "hermite" else GaussianFeatures(X.shape[1])
         check_int("d1", self.d1, 1, fmap.D)
         check_int("n (number of samples)", X.shape[0], self._min_samples())
+        if np.ptp(y) == 0:
+            raise ValueError(f"y is constant (every label is {y[0]:g}): the spectral learner needs labels that vary")
+        if np.max(np.abs(y)) > _MAX_LABEL:
+            raise ValueError(f"y reaches |y|={np.max(np.abs(y)):.3g}: must stay below {_MAX_LABEL:g}, beyond which the "
+                             "float32 products y F F^T and y^2 overflow; rescale the labels")
+        self.x_mean_, self.x_scale_ = input_transform(X, self.standardize)
+        X = (X - self.x_mean_) / self.x_scale_
         held_out = np.arange(X.shape[0]) % _VALID_EVERY == _VALID_EVERY - 1
         X32, y32 = X[~held_out].astype(np.float32), y[~held_out].astype(np.float32)
         n = X32.shape[0]
@@ -163,6 +184,9 @@ class HierarchicalSpectralLearner:
         readout = ArraySource(X32[half:], y32[half:], bs) if self.fresh_split else train
         validation = ArraySource(X[held_out].astype(np.float32), y[held_out].astype(np.float32), bs)
         self._fit_sources(fmap, train, readout, validation)
+        if not (np.all(np.isfinite(self.coef_)) and np.all(np.isfinite(self.B_hat_))):
+            raise FloatingPointError("the fit is non-finite (readout coefficients or B_hat): the labels or the inputs "
+                                     "overflow float32 (|y| up to {:.3g})".format(float(np.max(np.abs(y)))))
         return self
 
     def fit_stream(self, teacher: Teacher, n: int, seed: int | None = None):
@@ -175,7 +199,7 @@ class HierarchicalSpectralLearner:
         """Fit at every n of an increasing grid on nested prefixes of one stream; yields n after each fit,
         with the learned attributes set for that n. The dense engine keeps accumulating C; the
         matrix-free engine warm-starts each Krylov solve from the previous eigenvectors."""
-        ns = [check_int("n", n, self.d1) for n in ns]
+        ns = [check_int("n", n, self.d1, MAX_SAMPLES) for n in ns]
         if any(b <= a for a, b in zip(ns, ns[1:])):
             raise ValueError(f"ns={ns} is not allowed: the nested grid must be strictly increasing")
         seed = teacher.seed if seed is None else check_int("seed", seed, 0, 2**31 - 1)
@@ -197,8 +221,10 @@ class HierarchicalSpectralLearner:
         X = check_finite_array("X", X, 2, "(n_samples, n_inputs)")
         if X.shape[1] != self.fmap_.input_dim:
             raise ValueError(f"X has {X.shape[1]} columns: must have {self.fmap_.input_dim} like the training inputs")
-        _, _, predict, _ = _layer2_kernels(self.fmap_, self.readout_degree)
-        return np.asarray(predict(jnp.asarray(X, jnp.float32), *self._readout_args()), np.float64)
+        out = self._raw_predict(X)
+        if not np.all(np.isfinite(out)):
+            raise FloatingPointError(self._non_finite_cause(X, out))
+        return out
 
     def latent_fields(self, X, batch_size: int = 8192) -> np.ndarray:
         """The learned first layer h1_hat = A_hat F(x) (MODEL.md section 2, step 2), (n, d1) float64, for inputs X
@@ -208,6 +234,7 @@ class HierarchicalSpectralLearner:
         X = check_finite_array("X", X, 2, "(n_samples, n_inputs)")
         if X.shape[1] != self.fmap_.input_dim:
             raise ValueError(f"X has {X.shape[1]} columns: must have {self.fmap_.input_dim} like the training inputs")
+        X = self._transform(X)  # fit(X, y)'s input transform (standardize=True)
         At = jnp.asarray(self.A_hat_.T, jnp.float32)
         return np.concatenate([np.asarray(self.fmap_.dot(jnp.asarray(X[i:i + batch_size], jnp.float32), At), np.float64)
                                for i in range(0, X.shape[0], batch_size)])
@@ -215,7 +242,7 @@ class HierarchicalSpectralLearner:
     def evaluate_stream(self, teacher: Teacher, n_test: int, seed: int | None = None) -> dict:
         """Test error on n_test fresh samples of the teacher's test stream: mse, var_y, nmse = mse / var_y."""
         self._check_fitted()
-        n_test = check_int("n_test", n_test, 1)
+        n_test = check_int("n_test", n_test, 1, MAX_SAMPLES)
         seed = teacher.seed if seed is None else seed
         src = StreamSource(teacher, "test", n_test, seed, choose_batch_chunks(self.fmap_.D))
         return self._errors(src)
@@ -225,7 +252,35 @@ class HierarchicalSpectralLearner:
         self._check_fitted()
         X = check_finite_array("X", X, 2, "(n_samples, n_inputs)")
         y = check_finite_array("y", y, 1, "(n_samples,)")
-        return self._errors(ArraySource(X.astype(np.float32), y.astype(np.float32), 8192))
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"y has {y.shape[0]} samples: must match X's {X.shape[0]}")
+        if X.shape[1] != self.fmap_.input_dim:
+            raise ValueError(f"X has {X.shape[1]} columns: must have {self.fmap_.input_dim} like the training inputs")
+        if np.ptp(y) == 0:
+            warnings.warn(f"y is constant (every label is {y[0]:g}): nmse = mse / Var(y) is undefined and reported as inf",
+                          RuntimeWarning, stacklevel=2)
+        out = self._errors(ArraySource(self._transform(X).astype(np.float32), y.astype(np.float32), 8192))
+        if not math.isfinite(out["mse"]):
+            raise FloatingPointError(self._non_finite_cause(X, self._raw_predict(X)))
+        return out
+
+    def _transform(self, X):
+        """The input transform learned by fit(X, y) (identity for streams and for standardize=False)."""
+        mean, scale = getattr(self, "x_mean_", 0.0), getattr(self, "x_scale_", 1.0)
+        return (X - mean) / scale
+
+    def _raw_predict(self, X):
+        _, _, predict, _ = _layer2_kernels(self.fmap_, self.readout_degree)
+        return np.asarray(predict(jnp.asarray(self._transform(X), jnp.float32), *self._readout_args()), np.float64)
+
+    def _non_finite_cause(self, X, out) -> str:
+        """One line: how many predictions are non-finite and why (inputs far off the fitted scale)."""
+        bad = ~np.isfinite(out)
+        Xt = self._transform(np.asarray(X, np.float64))
+        worst = float(np.max(np.abs(Xt[bad]))) if bad.any() else float(np.max(np.abs(Xt)))
+        return (f"prediction is non-finite for {int(bad.sum())} of {out.size} inputs: their largest |x| after the input "
+                f"transform is {worst:.3g}, where the degree-{self.q} features and the degree-{self.readout_degree} readout "
+                "overflow float32 (inputs far off the unit scale x ~ N(0, I) that the model assumes)")
 
     # ---- internals --------------------------------------------------------------------------------
     def _min_samples(self) -> int:
@@ -323,6 +378,35 @@ class HierarchicalSpectralLearner:
         mse = sse / cnt
         var_y = syy / cnt - (sy / cnt) ** 2
         return {"mse": mse, "var_y": var_y, "nmse": mse / var_y if var_y > 0 else math.inf}
+
+
+_MAX_LABEL = 1e15  # y^2 |F|^4 must stay far below float32's 3.4e38
+_SCALE_P = 1e-9  # a genuine N(0, 1) column fails the unit-scale check with at most this probability
+_SCALE_SLACK = 1.5  # and a column off by less than this factor (or 0.5 in its mean) is accepted
+
+
+def input_transform(X, standardize: bool):
+    """(mean, scale) per column: the sample moments when ``standardize``; else zeros and ones, after
+    checking that every column is on the unit scale of x ~ N(0, 1) (see HierarchicalSpectralLearner)."""
+    from scipy.stats import chi2
+
+    n = X.shape[0]
+    mean, std = X.mean(axis=0), X.std(axis=0, ddof=1)
+    if standardize:
+        flat = np.flatnonzero(std == 0)
+        if flat.size:
+            raise ValueError(f"X column {int(flat[0])} is constant: standardize=True needs every column to vary")
+        return mean, std
+    mean_tol = 0.5 + 6.1 / math.sqrt(n)  # 6.1 standard errors: two-sided tail 1e-9
+    lo = math.sqrt(chi2.ppf(_SCALE_P, n - 1) / (n - 1)) / _SCALE_SLACK
+    hi = math.sqrt(chi2.isf(_SCALE_P, n - 1) / (n - 1)) * _SCALE_SLACK
+    off = np.abs(mean) / mean_tol + np.maximum(np.log(np.maximum(std, 1e-300) / hi), np.log(lo / np.maximum(std, 1e-300))).clip(0)
+    j = int(np.argmax(off))
+    if abs(mean[j]) > mean_tol or not lo <= std[j] <= hi:
+        raise ValueError(f"X is off the unit scale that the Hermite features assume (x ~ N(0, I)): column {j} has mean "
+                         f"{mean[j]:.3g} and standard deviation {std[j]:.3g} (allowed for n={n}: |mean| <= {mean_tol:.2f}, "
+                         f"std in [{lo:.2f}, {hi:.2f}]); pass standardize=True to centre and scale each column")
+    return np.zeros(X.shape[1]), np.ones(X.shape[1])
 
 
 def _ridge_solve(G, b, n, ridge):

@@ -20,16 +20,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._validation import check_choice, check_float, check_int
+from ._validation import check_choice, check_float, check_int, physical_memory_gb
 from .hermite import GaussianFeatures, HermiteFeatures, feature_dim, make_feature_map
 from .links import Link, gaussian_expectation, make_link
 
 __all__ = ["TeacherConfig", "Teacher", "latent_dim", "spike_weights", "authors_weight_norm", "CHUNK", "STREAMS",
-           "CONVENTIONS"]
+           "CONVENTIONS", "MAX_FEATURES", "MAX_SAMPLES", "MAX_SIGMA"]
 
 CHUNK = 256
 STREAMS = {"train": 0, "test": 1, "readout": 2, "validation": 3, "standardize": 4}
 _PILOT = 1 << 16  # samples of the "standardize" stream that fix the authors' label mean and scale
+# What the machine can represent: XLA indexes an array's dimension with int32, so D (a dimension of every
+# feature array) must stay below 2^31; a stream's chunk index is an int32, so a stream holds at most
+# (2^31 - 1) chunks of CHUNK samples.
+MAX_FEATURES = 2**31 - 1
+MAX_SAMPLES = (2**31 - 1) * CHUNK
+# Label noise beyond which no representable n recovers anything: the first threshold grows like
+# D E[y^2] / theta_1^2 ~ D sigma^2 / theta_1^2 samples (MODEL.md section 4), ~2e11 at sigma = 1e4 already
+# for d = 40 (D = 820, theta_1^2 ~ 0.35): the order of MAX_SAMPLES.
+MAX_SIGMA = 1e4
 _PARAMS = 7919  # fold-in tag for the teacher's parameters, distinct from every stream id
 INPUT_MODELS = ("hermite", "gaussian_equivalent")
 A_KINDS = ("orthonormal", "gaussian")
@@ -48,6 +57,15 @@ def authors_weight_norm(d1: int, gamma: float) -> float:
     (whose lambda = b / |b| are `spike_weights`)."""
     c = 1.0 / d1 if gamma == 0 else (d1 ** (2 * gamma - 1.0) if gamma <= 0.5 else 1.0)
     return c * float(np.sqrt(np.sum(np.arange(1, d1 + 1, dtype=np.float64) ** (-2 * gamma))))
+
+
+def max_input_dim(q: int) -> int:
+    """The largest d whose D = C(d+q-1, q) is at most MAX_FEATURES."""
+    lo, hi = 2, 2**31
+    while lo < hi:  # bisection on the monotone D(d)
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if feature_dim(mid, q) <= MAX_FEATURES else (lo, mid - 1)
+    return lo
 
 
 def spike_weights(d1: int, gamma: float, signs=None) -> np.ndarray:
@@ -87,13 +105,16 @@ class TeacherConfig:
         check_int("q", self.q, 2, 3)
         check_float("eps", self.eps, 0.0, None, lo_open=True)
         check_float("gamma", self.gamma, 0.0)
-        check_float("sigma", self.sigma, 0.0)
+        check_float("sigma", self.sigma, 0.0, MAX_SIGMA)
         check_choice("a_kind", self.a_kind, A_KINDS)
         check_choice("input_model", self.input_model, INPUT_MODELS)
         check_choice("conventions", self.conventions, CONVENTIONS)
         if self.conventions == "authors" and not isinstance(self.g, str):
             raise ValueError("conventions='authors' is not allowed with a callable link: name one of the built-in links")
         D = feature_dim(self.d, self.q)
+        if D > MAX_FEATURES:
+            raise ValueError(f"d={self.d} gives D=C(d+q-1, q)={D} features for q={self.q}: must give D <= {MAX_FEATURES} "
+                             f"(XLA's int32 array dimensions), i.e. d <= {max_input_dim(self.q)}")
         if self.d1 is not None:
             check_int("d1", self.d1, 1, D)
         else:
@@ -125,6 +146,11 @@ class TeacherConfig:
 
 
 
+def teacher_bytes(D: int, d1: int) -> int:
+    """Memory to draw A: the (D, d1) Gaussian draw in float64, its QR factors and the float32 copy (~4 copies)."""
+    return 4 * 8 * D * d1
+
+
 @dataclass(frozen=True, eq=False)
 class Teacher:
     """A drawn target: parameters (A, lambda) from ``seed``, and the sample streams of that seed."""
@@ -139,6 +165,10 @@ class Teacher:
     def __post_init__(self):
         check_int("seed", self.seed, 0, 2**31 - 1)
         cfg = self.config
+        need = teacher_bytes(cfg.D, cfg.latent) / 2**30
+        if need > physical_memory_gb():
+            raise ValueError(f"d={cfg.d} (D={cfg.D}, d1={cfg.latent}) needs {need:.0f} GiB to draw the teacher's A: more than "
+                             f"this machine's {physical_memory_gb():.0f} GiB of memory; choose a smaller d")
         key = jax.random.fold_in(jax.random.key(self.seed), _PARAMS)
         k_a, k_z = jax.random.split(key)
         d1, D = cfg.latent, cfg.D
@@ -240,6 +270,6 @@ class Teacher:
     def sample(self, n: int, stream: str = "train", seed: int | None = None):
         """The first n samples of a stream as arrays (inputs (n, d) or (n, D) for the Gaussian model, y (n,)).
         For tests and small data: the learner itself streams batches and never calls this."""
-        n = check_int("n", n, 1)
+        n = check_int("n", n, 1, MAX_SAMPLES)
         X, y = self.chunks(stream, 0, -(-n // CHUNK), seed)
         return X[:n], y[:n]

@@ -11,12 +11,21 @@ Threads. XLA sizes its CPU thread pool from the process's CPU affinity; its flag
 jax 0.10 (measured per-thread CPU time of a jitted 2048 x 2048 matmul), while an affinity mask of one core
 did. So with several workers each is pinned, before it imports JAX, to its own cores: cores // workers
 each (at least one, dealt round-robin). A single in-process worker keeps every core.
+
+Orphans. A worker must not outlive the sweep that started it (a SIGKILLed parent would leave workers
+computing and writing into a folder that no lock protects any more). Each worker of a local pool or of a
+Dask LocalCluster asks the kernel for SIGKILL when its parent dies (Linux prctl PR_SET_PDEATHSIG) and runs a
+watchdog thread that ends the process when its parent pid changes (every platform). Local workers also
+record themselves in DIR/.sweep.lock, so that a later sweep refuses a folder still used by live ones.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import signal
+import threading
+import time
 
 from hierarchical_model._validation import check_int
 
@@ -41,7 +50,37 @@ def _pin_process(cores) -> None:
             pass
 
 
-def _init_pool_worker(counter, plan):
+WATCHDOG_SECONDS = 0.5  # how often a worker checks that its parent is alive
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """End this process when ``parent_pid`` (its parent) dies: PR_SET_PDEATHSIG where Linux offers it, and a
+    watchdog thread polling the parent pid (re-parented to init or a subreaper when the parent died)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(WATCHDOG_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="hmodel-parent-watchdog", daemon=True).start()
+
+
+def _init_pool_worker(counter, plan, parent_pid=None, out=None):
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
+    if out is not None:
+        from .store import record_worker
+
+        record_worker(out)
     with counter.get_lock():
         index = counter.value
         counter.value += 1
@@ -50,6 +89,10 @@ def _init_pool_worker(counter, plan):
 
 def _pin_dask_worker(plan: dict, dask_worker=None):
     _pin_process(plan[dask_worker.address])
+
+
+def _dask_die_with_parent(dask_worker=None):
+    die_with_parent(os.getppid())
 
 
 class LocalBackend:
@@ -73,7 +116,7 @@ class LocalBackend:
         ctx = mp.get_context("spawn")
         plan = worker_cores(self.workers)
         with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_pool_worker,
-                                 initargs=(ctx.Value("i", 0), plan)) as ex:
+                                 initargs=(ctx.Value("i", 0), plan, os.getpid(), str(out))) as ex:
             futures = {ex.submit(fn, task, str(out)): task for task in tasks}
             try:
                 for fut in as_completed(futures):
@@ -115,6 +158,7 @@ class DaskBackend:
             if cluster is not None:
                 addresses = sorted(client.scheduler_info()["workers"])
                 client.run(_pin_dask_worker, dict(zip(addresses, worker_cores(len(addresses)))))
+                client.run(_dask_die_with_parent)
             futures = {client.submit(fn, task, None, pure=False): task for task in tasks}
             for fut in as_completed(list(futures)):
                 yield futures[fut], fut.result()

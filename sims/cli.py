@@ -1,7 +1,10 @@
 """The `hmodel` console script: one sub-command per module, each exposing ``register(subparsers)``.
 
 Every sub-command refuses bad input with one line on stderr naming the parameter, the value and the
-allowed range, and exit status 2, before anything is written.
+allowed range, and exit status 2, before anything is written (sims/guards.py: cost estimates, output
+folders, input files). Exit statuses: 0 done, 1 unfinished or an error of the system (disk full,
+permissions changed mid-run), 2 bad input, 3 an internal error (a bug: its traceback is kept), 130
+interrupted.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 
 import hierarchical_model  # noqa: F401  first: it tunes the allocator before JAX starts its threads
 
@@ -36,13 +40,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+BUG_REPORT = ("hmodel: internal error: this is a bug, not a problem with your input; please report it to the "
+              "maintainers (the project's issue tracker) with the command line and the traceback above")
+
+
 def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except ValueError as exc:  # UsageError and every boundary check of the library
-        print(f"hmodel: error: {exc}", file=sys.stderr)
+        print(f"hmodel: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("hmodel: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:  # the system refused mid-run (disk full, a folder removed): not a bug, not bad input
+        where = f": {exc.filename!r}" if getattr(exc, "filename", None) else ""
+        print(f"hmodel: error: {exc.strerror or _one_line(exc)}{where}", file=sys.stderr)
+        return 1
+    except Exception:  # noqa: BLE001 - anything else is ours: keep the traceback, say so
+        traceback.print_exc()
+        print(BUG_REPORT, file=sys.stderr)
+        return 3
+
+
+def _one_line(exc) -> str:
+    return " ".join(str(exc).split("\n")).strip() or type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
+
+from .guards import add_cost_options, check_input_file, guard_check, json_text
 
 
 def register(sub):
@@ -20,6 +21,7 @@ def register(sub):
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap RNG (default 0)")
     p.add_argument("--no-finite-size", action="store_true", help="skip the finite-size threshold predictions (slow)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    add_cost_options(p)
     p.set_defaults(func=main)
 
 
@@ -33,6 +35,7 @@ def load_results(path):
     table = folder / "runs.parquet"
     if not table.is_file():
         raise ValueError(f"results={str(path)!r} has no runs.parquet: run `hmodel status` on a sweep folder first")
+    check_input_file("results", table, max_bytes=2**40)
     try:
         return pd.read_parquet(table)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input, reported in one line
@@ -45,10 +48,11 @@ def main(args) -> int:
 
     df = load_results(args.results)
     check_columns(df, REQUIRED_COLUMNS)
+    guard_check(args, df)
     out = check_results(df, delta=args.delta, ci=args.ci, rtol=args.rtol, n_boot=args.n_boot, seed=args.seed,
                         finite_size=not args.no_finite_size)
     if args.json:
-        print(json.dumps(to_json(args.results, out)))
+        print(json_text(to_json(args.results, out)))
     else:
         print(report(args.results, out))
     return 0

@@ -33,9 +33,9 @@ def figure_options(args, scale_defaults: dict | None = None):
     kw = dict(scale_defaults or {})
     kw["theory"] = not args.no_theory
     if args.theory_mc is not None:
-        kw["n_mc"] = check_int("theory-mc", args.theory_mc, 1000)
+        kw["n_mc"] = check_int("theory_mc", args.theory_mc, 1000, 10_000_000)
     if args.theory_points is not None:
-        kw["theory_points"] = check_int("theory-points", args.theory_points, 2, 200)
+        kw["theory_points"] = check_int("theory_points", args.theory_points, 2, 200)
     return FigureOptions(**kw)
 
 
@@ -58,15 +58,60 @@ def draw_figures(names, results, out, opts, log=print) -> list[tuple]:
     return done
 
 
-def main(args) -> int:
+# Columns of the results table (sims/store.py) that the figures read: a table without them is not a sweep's.
+FIGURE_COLUMNS = ("config_hash", "seed", "n", "d", "q", "D", "d1", "gamma", "eps", "g", "input_model", "a_kind", "sigma",
+                  "label_transform", "qh", "cos2", "lam", "mse", "nmse", "top_eigs", "eig_tags", "eig_overlaps")
+
+
+def check_results_tables(results) -> int:
+    """Refuse (one line naming the file) a runs.parquet below ``results`` that is unreadable or lacks a
+    column the figures read; returns the number of tables with rows, parts of sweeps in progress included."""
     from pathlib import Path
 
+    import pyarrow.parquet as pq
+
+    root = Path(results)
+    if not root.is_dir():
+        raise ValueError(f"results={str(results)!r} is not a folder")
+    tables = 0
+    for f in sorted(root.rglob("runs.parquet")):
+        try:
+            meta = pq.read_metadata(f)
+            names = set(meta.schema.to_arrow_schema().names)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input, named in one line
+            raise ValueError(f"results table {str(f)!r} is not a readable parquet file ({type(exc).__name__})") from None
+        missing = [c for c in FIGURE_COLUMNS if c not in names]
+        if missing:
+            raise ValueError(f"results table {str(f)!r} lacks the column {missing[0]!r} (and {len(missing) - 1} more): "
+                             "must be the runs.parquet of `hmodel sweep`")
+        tables += meta.num_rows > 0
+    return tables + any(root.rglob("parts/*.json"))
+
+
+def main(args) -> int:
     from figures.make import figure_names
+    from figures.results import load_baselines
     from hierarchical_model._validation import check_choice
 
+    from .guards import check_out_dir
+
     names = figure_names() if args.name == "all" else [check_choice("figure", args.name, figure_names() + ("all",))]
-    if not Path(args.results).is_dir():
-        raise ValueError(f"results={args.results!r} is not a folder")
+    if not check_results_tables(args.results) and load_baselines(args.results).empty:
+        raise ValueError(f"results={args.results!r} holds no results (no runs.parquet, parts or baselines*.parquet below "
+                         "it): run `hmodel sweep` or `hmodel reproduce` first")
+    check_out_dir("out", args.out)
     opts = figure_options(args)
+    if args.name != "all":  # one figure: no data for it is bad input, refused before anything is drawn
+        from figures.make import NoData, make_figure
+
+        try:
+            paths = make_figure(names[0], args.results, args.out, opts)
+        except NoData as exc:
+            raise ValueError(f"figure {names[0]}: results={args.results!r}: {exc}") from None
+        print(f"{names[0]}: {', '.join(str(p) for p in paths)}")
+        return 0
     done = draw_figures(names, args.results, args.out, opts)
-    return 0 if all(paths for _, paths, _, _ in done) or args.name == "all" else 1
+    if not any(paths for _, paths, _, _ in done):
+        raise ValueError(f"figure all: results={args.results!r} holds rows for none of the figures "
+                         f"({', '.join(names)}): nothing drawn")
+    return 0

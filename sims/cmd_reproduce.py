@@ -11,6 +11,7 @@ from pathlib import Path
 
 def register(sub):
     from .cmd_figure import add_figure_options
+    from .guards import add_cost_options
 
     p = sub.add_parser("reproduce", help="run the sweeps of every figure and draw them all",
                        description="Sweeps go to OUT/results/NAME (resumable: rerun to finish), figures to OUT/figures.")
@@ -19,6 +20,7 @@ def register(sub):
     p.add_argument("--backend", default=None, help="sweep backend: local or dask (default: this process)")
     p.add_argument("--memory-gb", type=float, default=None, help="memory budget of the dense engine")
     add_figure_options(p)
+    add_cost_options(p)
     p.set_defaults(func=main)
 
 
@@ -28,12 +30,22 @@ def main(args) -> int:
     from sims.sweep import plan_sweep, run_sweep
 
     from .cmd_figure import draw_figures, figure_options
+    from .cost import estimate_sweep
+    from .guards import enforce_cost
+    from .store import ResultsStore
+
+    from .guards import check_out_dir
 
     scale = check_choice("scale", args.scale, recipes.SCALES)
-    out = Path(args.out or f"results/reproduce-{scale}")
+    out = check_out_dir("out", args.out or f"results/reproduce-{scale}")
     grids = recipes.sweeps(scale)
-    for grid in grids.values():  # validate every grid before anything is written
-        plan_sweep(grid, args.memory_gb)
+    est = None
+    for name, grid in grids.items():  # validate every grid, and estimate its cost, before anything is written
+        grid, configs = plan_sweep(grid, args.memory_gb)
+        folder = ResultsStore(out / "results" / name)
+        e = estimate_sweep(configs, grid.seeds, folder.done_keys() if folder.path.is_dir() else set())
+        est = e if est is None else est + e
+    enforce_cost(est, args, "reproduce")
     opts = figure_options(args, recipes.theory_settings(scale))
     timings = {}
     t_all = time.perf_counter()

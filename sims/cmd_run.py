@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import math
 
+from .guards import add_cost_options, guard_run, json_text
 from .options import add_learner_options, add_model_options, add_size_options, config_from_args, learner_kwargs_from_args, resolve_n
 
 
@@ -17,7 +17,8 @@ def register(sub):
     p.add_argument("--n-test", type=int, default=10000, help="fresh test samples (default 10000)")
     add_learner_options(p)
     p.add_argument("--spectrum", action="store_true", help="with --json: include the whole spectrum of C (dense engine, D <= 5000)")
-    p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout (null for non-finite)")
+    add_cost_options(p)
     p.set_defaults(func=main)
 
 
@@ -26,9 +27,10 @@ def main(args) -> int:
 
     cfg = config_from_args(args)
     n = resolve_n(args, cfg.d, default=8000)
+    guard_run(args, cfg, n)
     res = run(cfg, n, args.seed, n_test=args.n_test, **learner_kwargs_from_args(args))
     if args.json:
-        print(json.dumps(res.to_dict(spectrum=args.spectrum)))
+        print(json_text(res.to_dict(spectrum=args.spectrum)))
     else:
         print(report(res))
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .grid import GRID_KEYS
+from .guards import add_cost_options, enforce_cost
 
 _AXIS_HELP = {
     "d": "input dimensions, e.g. 20,40 (default 40)",
@@ -46,6 +47,7 @@ def register(sub):
     how.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="join a running Dask cluster")
     b.add_argument("--memory-gb", type=float, help="memory budget of the dense engine's D x D arrays (default: half the RAM)")
     b.add_argument("--quiet", action="store_true", help="no progress bar and no per-task lines")
+    add_cost_options(p)
     p.set_defaults(func=main)
 
 
@@ -56,7 +58,8 @@ def main(args) -> int:
 
     grid = grid_from_sources(args.config, **{k: getattr(args, k, None) for k in GRID_KEYS})
     backend = make_backend(workers=args.workers, dask_local=args.dask_local, scheduler=args.scheduler)
-    s = run_sweep(grid, args.out, backend, memory_gb=args.memory_gb, progress=not args.quiet)
+    s = run_sweep(grid, args.out, backend, memory_gb=args.memory_gb, progress=not args.quiet,
+                  cost=lambda est: enforce_cost(est, args, f"sweep ({est.rows} rows to compute)"))
     print(f"{s.out}: {s.rows_before + s.rows_computed}/{s.rows_total} rows ({s.rows_computed} computed now, "
           f"{s.rows_before} already there) in {s.seconds:.1f} s -> {s.out}/runs.parquet")
     return 0 if s.rows_before + s.rows_computed == s.rows_total else 1

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import math
 
+from .guards import add_cost_options, guard_theory, json_text
 from .options import add_model_options, add_size_options, config_from_args, resolve_n
 
 
@@ -17,6 +17,7 @@ def register(sub):
     p.add_argument("--seed", type=int, default=0, help="teacher whose signed lambda_i are used (default 0)")
     p.add_argument("--n-mc", type=int, default=200_000, help="Monte Carlo samples of the label law (default 200000)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    add_cost_options(p)
     p.set_defaults(func=main)
 
 
@@ -29,6 +30,7 @@ def main(args) -> int:
     n = resolve_n(args, cfg.d, default=8000)
     check_int("n", n, cfg.latent)
     n_mc = check_int("n_mc", args.n_mc, 1000)
+    guard_theory(args, cfg, n, n_mc)
     lam = Teacher(cfg, args.seed).lam
     pred = predict(cfg, [n], lam=lam, n_mc=n_mc)
     naive = asymptotics.naive_thresholds(cfg)
@@ -44,7 +46,7 @@ def main(args) -> int:
         "selected": [bool(v) for v in pred.selected[0]], "n_mc": n_mc,
         "theory_model": "gaussian_equivalent",
     }
-    print(json.dumps(out) if args.json else report(out))
+    print(json_text(out) if args.json else report(out))
     return 0
 
 

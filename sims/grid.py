@@ -19,7 +19,8 @@ import math
 import tomllib
 from dataclasses import asdict, dataclass
 
-from hierarchical_model._validation import check_choice, check_float, check_int
+from hierarchical_model._validation import check_choice, check_float, check_int, check_memory_gb
+from hierarchical_model.teacher import MAX_SAMPLES
 
 __all__ = ["SweepGrid", "SweepConfig", "parse_alphas", "parse_seeds", "parse_list", "grid_from_sources",
            "load_toml", "config_hash", "GRID_KEYS"]
@@ -42,6 +43,8 @@ _AXES = {
 _SCALARS = {"clip_quantile": 0.99, "fresh_split": False, "n_test": 10000, "independent": False}
 GRID_KEYS = tuple(_AXES) + ("seeds", "alphas", "ns") + tuple(_SCALARS)
 _RANGE_EPS = 1e-9  # float slack when counting the points of START:STOP:STEP
+MAX_AXIS_VALUES = 10_000  # values of one axis (sizes, seeds, ...): a longer list is a typo, not a grid
+MAX_CONFIGS = 100_000  # configurations of a grid (product of the model and learner axes)
 
 
 # ---- parsing ----------------------------------------------------------------------------------------
@@ -57,6 +60,7 @@ def parse_list(name: str, value, kind):
         items = [value]
     if not items:
         raise ValueError(f"{name}={value!r} is not allowed: must hold at least one value")
+    _check_count(name, value, len(items))
     return tuple(_convert(name, v, kind) for v in items)
 
 
@@ -87,7 +91,8 @@ def parse_alphas(value) -> tuple:
             raise ValueError(f"alphas={value!r} is not allowed: a range must read START:STOP:STEP, e.g. 1.0:3.5:0.1")
         if not (math.isfinite(start) and math.isfinite(stop) and math.isfinite(step)) or step <= 0 or stop < start:
             raise ValueError(f"alphas={value!r} is not allowed: a range START:STOP:STEP needs START <= STOP and STEP > 0")
-        count = int(math.floor((stop - start) / step + _RANGE_EPS)) + 1
+        count = math.floor((stop - start) / step + _RANGE_EPS) + 1
+        _check_count("alphas", value, count)
         alphas = tuple(round(start + i * step, 12) for i in range(count))
     else:
         alphas = parse_list("alphas", value, float)
@@ -104,11 +109,13 @@ def parse_seeds(value) -> tuple:
             part = part.strip()
             lo, sep, hi = part.partition("-")
             try:
-                seeds.extend(range(int(lo), int(hi) + 1) if sep else [int(part)])
+                lo, hi = (int(lo), int(hi)) if sep else (int(part), int(part))
             except ValueError:
                 raise ValueError(f"seeds={value!r} is not allowed: must be a list like 0-2,7 of integers >= 0") from None
-            if sep and int(hi) < int(lo):
+            if hi < lo:
                 raise ValueError(f"seeds={value!r} is not allowed: a range A-B needs A <= B")
+            _check_count("seeds", value, len(seeds) + hi - lo + 1)
+            seeds.extend(range(lo, hi + 1))
         seeds = tuple(seeds)
     else:
         seeds = parse_list("seeds", value, int)
@@ -121,12 +128,21 @@ def parse_seeds(value) -> tuple:
     return seeds
 
 
+def _check_count(name, value, count) -> None:
+    if count > MAX_AXIS_VALUES:
+        text = repr(value) if isinstance(value, str) and len(value) < 60 else f"<{type(value).__name__}>"
+        raise ValueError(f"{name}={text} gives {count} values: must give at most {MAX_AXIS_VALUES}")
+
+
 def _sorted_unique(name, values):
     return tuple(sorted(_unique(name, values)))
 
 
 def load_toml(path) -> dict:
     """Read a sweep's grid from a TOML file: top-level keys among GRID_KEYS, nothing else."""
+    from .guards import check_input_file
+
+    check_input_file("config", path)  # a FIFO or /dev/zero would block or never end
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
@@ -134,6 +150,10 @@ def load_toml(path) -> dict:
         raise ValueError(f"config={str(path)!r} cannot be read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"config={str(path)!r} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"config={str(path)!r} is not valid TOML: not UTF-8 text (byte {exc.start})") from None
+    except RecursionError:
+        raise ValueError(f"config={str(path)!r} is not a sweep grid: its values are nested too deeply") from None
     unknown = sorted(set(data) - set(GRID_KEYS))
     if unknown:
         raise ValueError(f"config={str(path)!r} has unknown key {unknown[0]!r}: allowed keys are {', '.join(GRID_KEYS)}")
@@ -232,9 +252,13 @@ class SweepGrid:
         if has_a:
             kw["alphas"] = parse_alphas(values["alphas"])
         else:
-            kw["ns"] = _sorted_unique("ns", tuple(check_int("ns", n, 1) for n in parse_list("ns", values["ns"], int)))
+            kw["ns"] = _sorted_unique("ns", tuple(check_int("ns", n, 1, MAX_SAMPLES) for n in parse_list("ns", values["ns"], int)))
         kw["clip_quantile"] = check_float("clip_quantile", values.get("clip_quantile", 0.99), 0.0, 1.0, lo_open=True)
-        kw["n_test"] = check_int("n_test", values.get("n_test", 10000), 1)
+        kw["n_test"] = check_int("n_test", values.get("n_test", 10000), 1, MAX_SAMPLES)
+        count = math.prod(len(kw[k]) for k in _AXES)
+        if count > MAX_CONFIGS:
+            raise ValueError(f"the grid has {count} configurations ({' x '.join(str(len(kw[k])) for k in _AXES)} values of "
+                             f"{', '.join(_AXES)}): must have at most {MAX_CONFIGS}")
         for flag in ("fresh_split", "independent"):
             v = values.get(flag, False)
             if not isinstance(v, bool):
@@ -251,7 +275,7 @@ class SweepGrid:
         """The sample sizes for input dimension d: round(d^alpha) (duplicates merged) or the explicit ns."""
         if self.ns is not None:
             return self.ns
-        return tuple(sorted({int(round(d ** a)) for a in self.alphas}))
+        return tuple(sorted({int(round(float(d) ** a)) for a in self.alphas}))
 
     def configurations(self, memory_gb: float | None = None) -> list[SweepConfig]:
         """Every configuration of the grid, checked (TeacherConfig, memory guard of the dense engine,
@@ -259,12 +283,15 @@ class SweepGrid:
         from hierarchical_model import TeacherConfig
         from hierarchical_model.learner import default_memory_gb, resolve_engine
 
-        budget = default_memory_gb() if memory_gb is None else check_float("memory_gb", memory_gb, 0.0, lo_open=True)
+        budget = default_memory_gb() if memory_gb is None else check_memory_gb("memory_gb", memory_gb)
         out = []
         for d, q, eps, d1, gamma, g, a_kind, sigma, im, lt, engine in itertools.product(
                 *(getattr(self, k) for k in _AXES)):
             cfg = TeacherConfig(d=d, q=q, eps=eps, d1=d1, gamma=gamma, g=g, a_kind=a_kind, sigma=sigma, input_model=im)
             ns = self.sizes(d)
+            if ns[-1] > MAX_SAMPLES:
+                raise ValueError(f"alphas={max(self.alphas):g} gives n=d^alpha={ns[-1]:.3g} for d={d}: must give n <= "
+                                 f"{MAX_SAMPLES} (the int32 chunk index of the sample stream)")
             if ns[0] < cfg.latent:
                 raise ValueError(f"sample size n={ns[0]} for d={d} is below d1={cfg.latent}: the learner needs n >= d1")
             learner = {"engine": resolve_engine(engine, cfg.D, budget), "label_transform": lt,

@@ -56,8 +56,13 @@ def learner_kwargs_from_args(args) -> dict:
 def resolve_n(args, d: int, default: int) -> int:
     """n from --n, or round(d^alpha) from --alpha."""
     from hierarchical_model._validation import check_float, check_int
+    from hierarchical_model.teacher import MAX_SAMPLES
 
     if getattr(args, "alpha", None) is not None:
         alpha = check_float("alpha", args.alpha, 0.0, 12.0, lo_open=True)
-        return check_int("n", round(d ** alpha), 1)
-    return check_int("n", default if args.n is None else args.n, 1)
+        n = d ** alpha
+        if n > MAX_SAMPLES:
+            raise ValueError(f"alpha={alpha:g} gives n=d^alpha={n:.3g} for d={d}: must give n <= {MAX_SAMPLES} "
+                             "(the int32 chunk index of the sample stream)")
+        return check_int("n", round(n), 1)
+    return check_int("n", default if args.n is None else args.n, 1, MAX_SAMPLES)

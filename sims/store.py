@@ -4,12 +4,19 @@
     DIR/runs.parquet     the tidy table, one row per (config_hash, seed, n) (the results table contract)
     DIR/parts/*.json     rows finished since the last consolidation, one file per row
     DIR/spectra/*.npz    per row: top_eigs, eig_tags, and the whole spectrum of C when it was kept
+    DIR/quarantine/      files found corrupted (a part, a spectrum, runs.parquet), moved aside with a warning;
+                         their rows count as missing, so the next sweep recomputes them
 
 Every file is written atomically (temporary name in the same folder, fsync, os.replace, fsync of the
 folder), so a reader or a restarted sweep sees each file whole or not at all, whenever the writer was
 killed. A row's spectrum is written before its part, so a row on disk always has its spectrum.
 `consolidate` merges the parts into runs.parquet under a lock; `load_results` merges runs.parquet and
-any parts, keeping one row per key, so a reader never sees a duplicate.
+any parts, keeping one row per key, so a reader never sees a duplicate. Files get the mode that the
+umask gives a new file (0o666 & ~umask), as `open` would.
+
+The sweep lock DIR/.sweep.lock records the pid (and start time) of the sweep holding it and of each of its
+worker processes; a sweep finding live processes recorded there by a killed sweep refuses the folder
+(`ResultsStore.claim`).
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ import contextlib
 import io
 import json
 import os
+import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +36,9 @@ __all__ = ["ResultsStore", "load_results", "load_spectrum", "row_key", "rows_to_
            "ROW_KEY", "LIST_COLUMNS", "LOCK_FILES"]
 
 LOCK_FILES = (".lock", ".sweep.lock")  # advisory locks (see ResultsStore.lock), not results
+QUARANTINE = "quarantine"
+_MANIFEST_KEYS = {"format": str, "grid": dict, "configs": list}
+_CONFIG_KEYS = {"config_hash": str, "label": str, "ns": list}
 
 ROW_KEY = ("config_hash", "seed", "n")
 LIST_COLUMNS = ("cos2", "ang_err", "lam", "top_eigs", "eig_tags", "eig_overlaps")
@@ -66,6 +78,7 @@ def atomic_write_bytes(path, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 whatever the umask
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -80,6 +93,25 @@ def atomic_write_bytes(path, data: bytes) -> None:
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where /proc tells (os.umask can only set it)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr (the store is used by the CLI and by workers alike)."""
+    print(f"hmodel: warning: {message}", file=sys.stderr, flush=True)
 
 
 def _table_bytes(table) -> bytes:
@@ -103,9 +135,32 @@ class ResultsStore:
 
     # ---- manifest ---------------------------------------------------------------------------------
     def read_manifest(self) -> dict | None:
-        if not self.manifest_path.exists():
+        """DIR/sweep.json, checked: a regular file holding a JSON object with its format, grid and configurations
+        (ValueError naming the file otherwise); None when there is none."""
+        from .guards import check_input_file
+
+        if not os.path.lexists(self.manifest_path):
             return None
-        return json.loads(self.manifest_path.read_text())
+        name = str(self.manifest_path)
+        check_input_file("sweep.json", self.manifest_path)
+        try:
+            m = json.loads(self.manifest_path.read_bytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"sweep.json={name!r} is not valid JSON ({type(exc).__name__} at byte "
+                             f"{getattr(exc, 'pos', getattr(exc, 'start', '?'))}): restore it or use a new folder") from None
+        if not isinstance(m, dict):
+            raise ValueError(f"sweep.json={name!r} holds a JSON {type(m).__name__}: must be an object with keys "
+                             f"{', '.join(_MANIFEST_KEYS)}")
+        for key, kind in _MANIFEST_KEYS.items():
+            if not isinstance(m.get(key), kind):
+                raise ValueError(f"sweep.json={name!r} lacks {key!r} (or it is not a {kind.__name__}): not a sweep's manifest")
+        for i, c in enumerate(m["configs"]):
+            for key, kind in _CONFIG_KEYS.items():
+                if not isinstance(c, dict) or not isinstance(c.get(key), kind):
+                    raise ValueError(f"sweep.json={name!r}: configs[{i}] lacks {key!r}: not a sweep's manifest")
+        if not isinstance(m["grid"].get("seeds"), list) or not isinstance(m["grid"].get("independent"), bool):
+            raise ValueError(f"sweep.json={name!r}: its grid lacks 'seeds' or 'independent': not a sweep's manifest")
+        return m
 
     def create(self, manifest: dict) -> None:
         """Make the folders and write sweep.json (if not there yet)."""
@@ -132,24 +187,87 @@ class ResultsStore:
             atomic_write_bytes(self.spectra / f"{key}.npz", buf.getvalue())
         atomic_write_bytes(self.parts / f"{key}.json", json.dumps(row).encode())
 
+    def quarantine(self, path, reason: str) -> None:
+        """Move a corrupted file to DIR/quarantine/ (never deleting data) with one warning line naming it."""
+        path = Path(path)
+        dest_dir = self.path / QUARANTINE
+        try:
+            dest_dir.mkdir(exist_ok=True)
+            dest = dest_dir / path.name
+            k = 1
+            while dest.exists():
+                dest, k = dest_dir / f"{path.name}.{k}", k + 1
+            os.replace(path, dest)
+        except FileNotFoundError:
+            return  # moved or consolidated by another process meanwhile
+        except OSError as exc:
+            warn(f"{path} is corrupted ({reason}) and could not be moved aside ({exc.strerror}): it is ignored")
+            return
+        warn(f"{path.relative_to(self.path)} is corrupted ({reason}): moved to {dest.relative_to(self.path)}; "
+             "its row counts as missing and is recomputed by the next sweep")
+
+    def _read_part(self, f: Path):
+        """The row of a part file, or None (after quarantining it) when it is not a valid row of its key."""
+        try:
+            row = json.loads(f.read_bytes().decode("utf-8"))
+        except FileNotFoundError:
+            raise
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            self.quarantine(f, f"not JSON: {type(exc).__name__}")
+            return None
+        reason = _row_problem(row, f.stem)
+        if reason:
+            self.quarantine(f, reason)
+            return None
+        return row
+
     def _part_rows(self):
         files = sorted(self.parts.glob("*.json")) if self.parts.exists() else []
-        rows = []
+        kept, rows = [], []
         for f in files:
             try:
-                rows.append(json.loads(f.read_text()))
+                row = self._read_part(f)
             except FileNotFoundError:  # consolidated by another process meanwhile: it is in runs.parquet now
                 continue
-        return files, rows
+            if row is not None:
+                kept.append(f)
+                rows.append(row)
+        return kept, rows
+
+    def _read_table(self, columns=None):
+        """runs.parquet as a pyarrow Table (None when absent; quarantined with a warning when unreadable)."""
+        import pyarrow.parquet as pq
+
+        if not self.table_path.exists():
+            return None
+        try:
+            return pq.read_table(self.table_path, columns=columns)
+        except Exception as exc:  # noqa: BLE001 - any unreadable table is a corrupted file
+            self.quarantine(self.table_path, f"unreadable parquet: {type(exc).__name__}")
+            return None
+
+    def spectrum_ok(self, key: str) -> bool:
+        """Whether the row's spectrum file is present and whole; a corrupted one is quarantined."""
+        f = self.spectra / f"{key}.npz"
+        if not f.exists():
+            return False
+        try:
+            with zipfile.ZipFile(f) as z:
+                if z.testzip() is not None or not {"top_eigs.npy", "eig_tags.npy"} <= set(z.namelist()):
+                    raise zipfile.BadZipFile("missing or damaged arrays")
+            return True
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            self.quarantine(f, f"not a spectra archive: {exc}")
+            return False
 
     def load(self):
         """All rows (runs.parquet, then the parts), one per key, sorted by d, config_hash, seed, n."""
         import pandas as pd
-        import pyarrow.parquet as pq
 
         tables = []
-        if self.table_path.exists():
-            tables.append(pq.read_table(self.table_path).to_pandas())
+        table = self._read_table()
+        if table is not None:
+            tables.append(table.to_pandas())
         _, rows = self._part_rows()
         if rows:
             tables.append(rows_to_table(rows).to_pandas())
@@ -159,15 +277,18 @@ class ResultsStore:
         df = df.drop_duplicates(subset=list(ROW_KEY), keep="first")
         return df.sort_values(["d", "config_hash", "seed", "n"], kind="stable").reset_index(drop=True)
 
-    def done_keys(self) -> set:
-        """Keys of the rows on disk (runs.parquet and parts)."""
+    def done_keys(self, verify: bool = False) -> set:
+        """Keys of the rows on disk (runs.parquet and parts). ``verify``: parse every part and check every
+        row's spectrum file, quarantining corrupted ones, whose rows then count as missing."""
         keys = set()
-        if self.table_path.exists():
-            import pyarrow.parquet as pq
-
-            t = pq.read_table(self.table_path, columns=list(ROW_KEY)).to_pydict()
+        t = self._read_table(columns=list(ROW_KEY)) if verify or self.table_path.exists() else None
+        if t is not None:
+            t = t.to_pydict()
             keys.update(row_key(h, s, n) for h, s, n in zip(t["config_hash"], t["seed"], t["n"]))
-        if self.parts.exists():
+        if verify:
+            keys.update(f.stem for f in self._part_rows()[0])
+            keys = {k for k in keys if self.spectrum_ok(k)}
+        elif self.parts.exists():
             keys.update(f.stem for f in self.parts.glob("*.json"))
         return keys
 
@@ -177,7 +298,7 @@ class ResultsStore:
         With wait=False, raise ValueError when another process holds it."""
         import fcntl
 
-        fd = os.open(self.path / name, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path / name, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
@@ -187,6 +308,21 @@ class ResultsStore:
         finally:
             os.close(fd)
 
+    @contextlib.contextmanager
+    def claim(self):
+        """The sweep lock (wait=False), refusing a folder still written by live processes of a killed sweep
+        (recorded in the lock file), then recording this process as the holder."""
+        with self.lock(".sweep.lock", wait=False):
+            lock_path = self.path / ".sweep.lock"
+            live = [pid for pid, start in _records(lock_path) if pid != os.getpid() and _alive(pid, start)]
+            if live:
+                pids = " ".join(map(str, live))
+                raise ValueError(f"out={str(self.path)!r} is in use by processes {pids} of a sweep that was killed (workers "
+                                 f"still running): wait for them to finish or end them (kill {pids}), then rerun")
+            with open(lock_path, "w") as fh:  # truncates: the old records are dead
+                fh.write(_record(os.getpid()))
+            yield
+
     def consolidate(self) -> int:
         """Merge the parts into runs.parquet (atomically, under the lock), then delete the merged parts.
         Returns the number of rows in runs.parquet. A kill at any point leaves every row on disk once
@@ -194,9 +330,9 @@ class ResultsStore:
         with self.lock():
             files, rows = self._part_rows()
             if not rows and self.table_path.exists():
-                import pyarrow.parquet as pq
-
-                return pq.read_metadata(self.table_path).num_rows
+                table = self._read_table(columns=list(ROW_KEY))
+                if table is not None:
+                    return table.num_rows
             import pyarrow as pa
 
             df = self.load()
@@ -206,6 +342,67 @@ class ResultsStore:
                 with contextlib.suppress(FileNotFoundError):
                     f.unlink()
             return len(df)
+
+
+def _proc_start(pid: int) -> str:
+    """The start time of process ``pid`` (clock ticks since boot, /proc/PID/stat field 22), '' if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _record(pid: int) -> str:
+    return f"{pid} {_proc_start(pid) or '-'}\n"
+
+
+def _records(lock_path) -> list[tuple[int, str]]:
+    out = []
+    try:
+        text = Path(lock_path).read_text(errors="replace")
+    except OSError:
+        return out
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0].isdigit():
+            out.append((int(parts[0]), parts[1]))
+    return out
+
+
+def _alive(pid: int, start: str) -> bool:
+    """Whether the recorded process still runs (same pid and start time: not a reused pid)."""
+    if start != "-" and os.path.isdir("/proc"):
+        return _proc_start(pid) == start
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def record_worker(out) -> None:
+    """Append this (worker) process to DIR/.sweep.lock, so that a later sweep sees it if it outlives its parent."""
+    with contextlib.suppress(OSError):
+        with open(Path(out) / ".sweep.lock", "a") as fh:
+            fh.write(_record(os.getpid()))
+
+
+def _row_problem(row, stem: str) -> str:
+    """Why a part's content is not a valid row of the file's key ('' when it is one)."""
+    if not isinstance(row, dict):
+        return f"a JSON {type(row).__name__}, not a row"
+    missing = [k for k in ROW_KEY if k not in row]
+    if missing:
+        return f"no {missing[0]!r}"
+    try:
+        key = row_key(row["config_hash"], row["seed"], row["n"])
+        rows_to_table([row])  # the column types of the results table
+    except Exception as exc:  # noqa: BLE001 - any value that the table refuses
+        return f"a value of the wrong type ({type(exc).__name__})"
+    return "" if key == stem else f"its key {key} is not the file's"
 
 
 def load_results(path):
@@ -218,6 +415,12 @@ def load_results(path):
 
 
 def load_spectrum(path, config_hash: str, seed: int, n: int) -> dict:
-    """The arrays saved for one row: top_eigs, eig_tags and, when kept, spectrum (all eigenvalues of C)."""
-    with np.load(Path(path) / "spectra" / f"{row_key(config_hash, seed, n)}.npz") as z:
+    """The arrays saved for one row: top_eigs, eig_tags and, when kept, spectrum (all eigenvalues of C).
+    FileNotFoundError when there is none; a corrupted file is quarantined (one warning) and reported as missing."""
+    key = row_key(config_hash, seed, n)
+    store = ResultsStore(path)
+    f = store.spectra / f"{key}.npz"
+    if f.exists() and not store.spectrum_ok(key):
+        raise FileNotFoundError(f"{f} was corrupted and is now in {store.path / QUARANTINE}")
+    with np.load(f, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}

@@ -108,9 +108,9 @@ def manifest_for(grid: SweepGrid, configs: list[SweepConfig]) -> dict:
 def _check_folder(store: ResultsStore, manifest: dict) -> None:
     """Refuse a folder that is not ours: a file, a non-empty folder without sweep.json, or a sweep.json
     of another grid (a rerun must use the identical grid)."""
-    p = store.path
-    if p.exists() and not p.is_dir():
-        raise ValueError(f"out={str(p)!r} is a file: must be a results folder")
+    from .guards import check_out_dir
+
+    p = check_out_dir("out", store.path)
     if not p.exists():
         return
     old = store.read_manifest()
@@ -151,12 +151,13 @@ def _pending_tasks(configs, seeds, done: set, independent: bool) -> list[Task]:
 
 
 def run_sweep(grid, out, backend=None, *, memory_gb: float | None = None, progress: bool = True,
-              log=None) -> SweepSummary:
+              log=None, cost=None) -> SweepSummary:
     """Compute every missing row of ``grid`` into the results folder ``out`` and consolidate
     ``out/runs.parquet``. ``backend``: None (sequential in this process), a backend of
     sims/backends.py, or 'local'/'dask'. Everything is validated (grid, memory guard of the dense
     engine, folder) before anything is written. ``log(line)`` receives one line per finished task
-    (default: stderr when ``progress``)."""
+    (default: stderr when ``progress``). ``cost(estimate)``: called with the `sims.cost.Estimate` of the
+    missing rows before anything is written (`sims.guards.enforce_cost` refuses one too large)."""
     from tqdm import tqdm
 
     t0 = time.perf_counter()
@@ -165,10 +166,15 @@ def run_sweep(grid, out, backend=None, *, memory_gb: float | None = None, progre
     manifest = manifest_for(grid, configs)
     store = ResultsStore(out)
     _check_folder(store, manifest)
+    if cost is not None:
+        from .cost import estimate_sweep
+
+        done = store.done_keys() if store.path.is_dir() else set()
+        cost(estimate_sweep(configs, grid.seeds, done, getattr(backend, "workers", None) or getattr(backend, "n_workers", None) or 1))
     store.path.mkdir(parents=True, exist_ok=True)
-    with store.lock(".sweep.lock", wait=False):
+    with store.claim():
         store.create(manifest)
-        done = store.done_keys()
+        done = store.done_keys(verify=True)
         total = sum(len(c.ns) for c in configs) * len(grid.seeds)
         tasks = _pending_tasks(configs, grid.seeds, done, grid.independent)
         pending = sum(len(t.ns) for t in tasks)

@@ -112,5 +112,5 @@ def test_bad_input_is_refused_with_status_2_and_nothing_written(results, tmp_pat
 def test_figure_without_its_rows_is_reported_not_drawn(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert hmodel(["figure", "fig3", "--results", str(empty), "--out", str(tmp_path / "o")]) == 1
+    assert hmodel(["figure", "fig3", "--results", str(empty), "--out", str(tmp_path / "o")]) == 2
     assert not list(tmp_path.glob("o/*.png"))
