@@ -3,8 +3,8 @@ density of C (`theory.resolvent`) and the paper's asymptotic thresholds (`theory
 evaluated on a coarse grid of n and cached on disk (the finite-size prediction costs seconds per n).
 
 Every function returns plain numpy arrays / dicts, so `figures.data` and `figures.draw` never import theory.
-The theory is the Gaussian-equivalent model's (see theory/finite_size.py, "Scope"); the figures' data are
-whatever input model the sweep ran.
+The theory is that of the configuration's input model (Gaussian-equivalent, or the Hermite model's radial
+W-law + remainder M, theory/hermite_finite.py); curves for seed-averaged data are means of per-seed predictions.
 """
 
 from __future__ import annotations
@@ -51,25 +51,45 @@ def _cached(cache_dir, payload, compute):
     return out
 
 
-def finite_size_curves(config, ns, lam=None, n_mc: int = DEFAULT_N_MC, cache_dir=None) -> dict:
-    """`theory.finite_size.predict` on ``ns``: ns, qh (N,), cos2 (N, d1), mse (N,), nmse (N,) = mse / var_y,
-    var_y (the label variance of the same label law), recovered (N,), outliers (N, d1), bulk_edges (N, 2).
-    ``lam`` default: the seed-0 teacher's signed lambda."""
+def finite_size_curves(config, ns, lam=None, n_mc: int = DEFAULT_N_MC, cache_dir=None, seeds=None,
+                       estimator: str = "paper") -> dict:
+    """`theory.finite_size.predict` on ``ns`` for config.input_model and ``estimator``: ns, qh (N,), cos2 (N, d1),
+    mse (N,), nmse (N,) = mse / var_y, var_y (the label variance of the same law), recovered (N,), outliers (N, d1),
+    bulk_edges (N, 2). With ``lam`` the prediction for those signed weights; otherwise the mean of the per-seed
+    predictions of teachers ``seeds`` (default 0-3: pass the seeds of the data it overlays), never one seed's."""
     from theory.finite_size import predict
-    from theory.resolvent import label_law
+    from theory.per_seed import predict_seeds
 
     ns = [int(n) for n in ns]
     lam_list = None if lam is None else [float(v) for v in lam]
-    payload = {"kind": "predict", "config": config.to_dict(), "ns": ns, "lam": lam_list, "n_mc": n_mc, "v": 2}
+    seeds = [0, 1, 2, 3] if seeds is None else [int(s) for s in seeds]
+    payload = {"kind": "predict", "config": config.to_dict(), "ns": ns, "lam": lam_list, "n_mc": n_mc, "v": 3,
+               "seeds": None if lam is not None else seeds, "estimator": estimator}
 
     def compute():
-        p = predict(config, ns, lam=lam, n_mc=n_mc)
-        law = label_law(config, lam, n_mc=n_mc)
-        var_y = float(law.p @ law.w**2 - law.mean**2)
+        if lam is not None:
+            p = predict(config, ns, lam=lam, n_mc=n_mc, estimator=estimator)
+            lams = [p.lam]
+        else:
+            p = predict_seeds(config, ns, seeds, n_mc=n_mc, estimator=estimator)
+            lams = p.per_seed["lam"]
+        var_y = float(np.mean([_label_variance(config, v, n_mc) for v in lams]))
         return {"ns": np.asarray(p.ns), "qh": p.qh, "cos2": p.cos2, "mse": p.mse_pred, "nmse": p.mse_pred / var_y,
                 "var_y": var_y, "recovered": p.recovered, "outliers": p.outliers, "bulk_edges": p.bulk_edges}
 
     return _cached(cache_dir, payload, compute)
+
+
+def _label_variance(config, lam, n_mc: int) -> float:
+    """Var(y) of the input model's label law (radial samples for the Hermite model)."""
+    if config.input_model == "hermite" and config.q == 2:
+        from theory.hermite_law import radial_samples
+
+        return float(np.var(radial_samples(config, np.asarray(lam, float), n_mc, 0)[2]))
+    from theory.resolvent import label_law
+
+    law = label_law(config, lam, n_mc=n_mc)
+    return float(law.p @ law.w**2 - law.mean**2)
 
 
 def finite_size_thresholds_from(curves: dict, level: float = 0.5) -> np.ndarray:
@@ -78,18 +98,32 @@ def finite_size_thresholds_from(curves: dict, level: float = 0.5) -> np.ndarray:
     return np.array([crossing(curves["ns"], curves["cos2"][:, i], level) for i in range(curves["cos2"].shape[1])])
 
 
-def bulk_density(config, n: int, x, lam=None, n_mc: int = DEFAULT_N_MC, cache_dir=None) -> dict:
+def bulk_density(config, n: int, x, lam=None, n_mc: int = DEFAULT_N_MC, cache_dir=None, seed: int = 0,
+                 estimator: str = "paper") -> dict:
     """Limiting eigenvalue density of C's noise bulk at the points x (c = D/n, the label law truncated to the
-    range n samples cover, as in `theory.finite_size.predict_n`), and its edges."""
+    range n samples cover, as in `theory.finite_size.predict_n`), and its edges, for config.input_model: the
+    Hermite model's radial W-law + M (`theory.remainder`) or the Gaussian-equivalent law. ``lam`` default:
+    teacher ``seed``'s signed weights (whose directions also enter M)."""
+    from theory.finite_size import model_at_n
     from theory.resolvent import bulk_edges, density, label_law
 
     x = np.asarray(x, np.float64)
     payload = {"kind": "density", "config": config.to_dict(), "n": int(n), "x": [float(v) for v in x],
-               "lam": None if lam is None else [float(v) for v in lam], "n_mc": n_mc}
+               "lam": None if lam is None else [float(v) for v in lam], "n_mc": n_mc, "seed": seed,
+               "estimator": estimator, "v": 2}
 
     def compute():
-        law = label_law(config, lam, n_mc=n_mc).truncated(int(n))
         c = config.D / n
+        if config.input_model == "hermite":
+            from theory.hermite_finite import hermite_setup
+            from theory.remainder import Bulk
+            from hierarchical_model import Teacher
+
+            t = Teacher(config, seed)
+            law, rem = hermite_setup(config, t.lam if lam is None else lam, t.A, estimator, n_mc, seed)
+            bulk = Bulk(c, law.truncated(int(n)), rem)
+            return {"x": x, "rho": bulk.solve(x + 1e-7j)[0].imag / np.pi, "edges": np.asarray(bulk.edges())}
+        law = label_law(config, lam if lam is not None else model_at_n(config, None, seed)[0], n_mc=n_mc).truncated(int(n))
         return {"x": x, "rho": density(x, c, law), "edges": np.asarray(bulk_edges(c, law))}
 
     return _cached(cache_dir, payload, compute)

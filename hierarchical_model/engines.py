@@ -8,6 +8,14 @@
               `dot`/`rdot` actions, and a thick-restarted block Krylov method finds the eigenpairs of
               largest |eigenvalue| (both sides of the spectrum: the signs z_i put spikes on both sides).
               Memory O(D k).
+
+Estimators (q = 2 Hermite input only for 'chaos'; HERMITE.md section 2):
+'paper'  C as above (MODEL.md section 2; the default).
+'chaos'  C_chaos = C - (G (+) G), G = (1/n) sum_mu T(y_mu) (x_mu x_mu^T - I_d): the degree-2 chaos of
+         the labels, v <-> V -> G V + V G in feature coordinates, removed from C. The dense engine reads
+         G off the moment kernel's M2 = sum w x x^T and subtracts the D x D matrix of the Kronecker sum
+         (O(D d) entries) at `matrix(n)`; the matrix-free operator accumulates G in its first pass and
+         subtracts G V + V G at every application.
 """
 
 from __future__ import annotations
@@ -15,16 +23,20 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._validation import check_choice
 from .teacher import CHUNK
 
 __all__ = ["StreamSource", "ArraySource", "LabelTransform", "DenseAccumulator", "matrix_free_operator",
-           "block_krylov_eigsh", "top_by_magnitude", "dense_bytes", "choose_batch_chunks", "dense_kernel"]
+           "block_krylov_eigsh", "top_by_magnitude", "dense_bytes", "choose_batch_chunks", "dense_kernel",
+           "ESTIMATORS", "check_estimator", "kronecker_sum_apply", "kronecker_sum_matrix"]
+
+ESTIMATORS = ("paper", "chaos")
 
 _TARGET_BATCH_FLOATS = 1 << 24  # a (B, D) float32 batch of at most 64 MiB
 
@@ -172,6 +184,7 @@ class _DenseKernel:
     update: object
     matrix: object
     executed_fraction: float  # flops executed per sample, as a fraction of the general product's 2 D^2
+    label_moment: object = None  # (stats, sum_w, n) -> G = (M2 - sum_w I) / n, d x d (q = 2 moments only)
 
     def add(self, stats, X, w):
         """(stats + those of X, w, sum w): float32 products, float64 accumulation."""
@@ -304,9 +317,14 @@ def _moment_kernel(fmap) -> _DenseKernel:
     def matrix(stats, sum_w, n):
         return assemble(stats, sum_w, n, *tables)
 
+    @jax.jit
+    def label_moment(stats, sum_w, n):
+        M2 = (stats[-1] + stats[-1].T) / 2  # the float32 GEMM of the M2 block need not be exactly symmetric
+        return (M2 - sum_w * jnp.eye(d, dtype=jnp.float64)) / n
+
     update = _products(tuple((lo, hi, c, D) for lo, hi, c in panels) + ((D, D + d, D, D + d),))
     executed = sum((hi - lo) * (D - c) for lo, hi, c in panels) / D**2
-    return _DenseKernel("moments", zeros, operands, update, matrix, executed)
+    return _DenseKernel("moments", zeros, operands, update, matrix, executed, label_moment)
 
 
 @lru_cache(maxsize=32)
@@ -320,14 +338,91 @@ def dense_kernel(fmap) -> _DenseKernel:
     return _block_triangle_kernel(fmap)
 
 
+# ---- the chaos estimator (HERMITE.md section 2) -------------------------------------------------------
+def check_estimator(estimator: str, fmap=None, *, q: int | None = None, input_model: str | None = None) -> str:
+    """Refuse an unknown estimator, and 'chaos' for anything but degree-2 Hermite features of x."""
+    from .hermite import HermiteFeatures
+
+    check_choice("estimator", estimator, ESTIMATORS)
+    if estimator == "chaos":
+        if fmap is not None:
+            q, input_model = getattr(fmap, "q", None), "hermite" if isinstance(fmap, HermiteFeatures) else "gaussian_equivalent"
+        if q != 2 or input_model != "hermite":
+            raise ValueError(f"estimator='chaos' is not allowed with q={q}, input_model={input_model!r}: it needs "
+                             "q = 2 Hermite input (HERMITE.md section 2); use estimator='paper'")
+    return estimator
+
+
+@lru_cache(maxsize=8)
+def _kronecker_sum_plan(d: int):
+    """Sparse entries of the D x D matrix K of v -> G V + V G in the q = 2 feature basis (lexicographic pairs).
+
+    With B_(a,b) the unit-Frobenius symmetric matrices of the features (e_a e_a^T; (e_a e_b^T + e_b e_a^T)/sqrt 2)
+    and P_ab = e_a e_b^T + e_b e_a^T = B_(a,b) / c_(a,b) (c = 1/2 on the diagonal, 1/sqrt 2 off it):
+
+        K[(a,b), (c,e)] = <B_(a,b), G B_(c,e) + B_(c,e) G> = 2 c_ab c_ce (G_bc d_ae + G_be d_ac + G_ac d_be + G_ae d_bc).
+
+    Each term pairs one index p of (a, b) with an equal index of (c, e), and G reads the other two: so
+    every row (a, b) has entries only at the columns {p, k}, p in {a, b}, k = 0..d-1 (2 d entries, the
+    value doubling when k = p because both orderings of {p, p} match). Returns (rows, cols, g_index,
+    coef) with K[rows, cols] += coef * G.ravel()[g_index] (repeated positions add up)."""
+    iu, ju = np.triu_indices(d)
+    D = iu.size
+    c = np.where(iu == ju, 0.5, math.sqrt(0.5))
+    k = np.arange(d)[None, :]
+    rows, cols, gidx, coef = [], [], [], []
+    for p, other in ((iu[:, None], ju[:, None]), (ju[:, None], iu[:, None])):
+        lo, hi = np.minimum(p, k), np.maximum(p, k)
+        beta = lo * d - lo * (lo - 1) // 2 + hi - lo  # lexicographic position of the pair {p, k}
+        rows.append(np.broadcast_to(np.arange(D)[:, None], beta.shape))
+        cols.append(beta)
+        gidx.append(other * d + k)
+        coef.append(2.0 * c[:, None] * c[beta] * np.where(k == p, 2.0, 1.0))
+    flat = lambda parts, dtype: jnp.asarray(np.concatenate([a.ravel() for a in parts]).astype(dtype))  # noqa: E731
+    return flat(rows, np.int32), flat(cols, np.int32), flat(gidx, np.int32), flat(coef, np.float64)
+
+
+@partial(jax.jit, donate_argnums=0)
+def _add_kronecker_sum(C, G, scale, rows, cols, gidx, coef):
+    return C.at[rows, cols].add(scale * coef * G.ravel()[gidx])
+
+
+def kronecker_sum_matrix(G, C=None, scale: float = 1.0):
+    """C + scale * K (C donated; zeros if None), K the D x D matrix of v -> G V + V G (`_kronecker_sum_plan`)."""
+    G = jnp.asarray(G, jnp.float64)
+    d = G.shape[0]
+    D = d * (d + 1) // 2
+    C = jnp.zeros((D, D), jnp.float64) if C is None else C
+    return _add_kronecker_sum(C, G, jnp.float64(scale), *_kronecker_sum_plan(d))
+
+
+@lru_cache(maxsize=32)
+def _kronecker_sum_apply_jit(fmap):
+    @jax.jit
+    def apply(G, V):
+        T = fmap.to_tensor(V, jnp.float64)  # T(v) = V / sqrt 2 (hermite.py), so v -> G V + V G is 2 (G T + T G)
+        return 2.0 * fmap.from_tensor(G @ T + T @ G)
+
+    return apply
+
+
+def kronecker_sum_apply(fmap, G, V):
+    """V (D, k) -> (G V_j + V_j G)_j (D, k) in float64, through the symmetric-matrix map of `HermiteFeatures`."""
+    return _kronecker_sum_apply_jit(fmap)(jnp.asarray(G, jnp.float64), jnp.asarray(V, jnp.float64))
+
+
 class DenseAccumulator:
     """Running sum of T(y) F F^T over a stream's prefix, so that C at a nested grid of n costs one pass.
 
     The stream's batches are consumed in sub-batches of 2048 samples (their (D, 2048) operands stay in
-    cache); at a checkpoint n only the sub-batch that n cuts is added, masked, to a copy. `matrix(n)` returns C for the first n samples; successive calls must not decrease n."""
+    cache); at a checkpoint n only the sub-batch that n cuts is added, masked, to a copy. `matrix(n)`
+    returns C (estimator 'paper') or C_chaos = C - (G (+) G) (estimator 'chaos', G kept as ``G``) for
+    the first n samples; successive calls must not decrease n."""
 
-    def __init__(self, fmap, source, transform: LabelTransform):
+    def __init__(self, fmap, source, transform: LabelTransform, estimator: str = "paper"):
         self.fmap, self.source, self.transform = fmap, source, transform
+        self.estimator = check_estimator(estimator, fmap)
+        self.G = None
         self.sub = min(source.batch_size, _SUB_BATCH_CHUNKS * CHUNK)
         self.kernel = dense_kernel(fmap)
         self.stats = self.kernel.zeros()
@@ -363,7 +458,11 @@ class DenseAccumulator:
             w = w[lo: lo + S] * (jnp.arange(S) < n - self.done)
             stats, sw = self.kernel.add(tuple(jnp.copy(a) for a in stats), X[lo: lo + S], w)
             sum_w += float(sw)
-        return self.kernel.matrix(stats, jnp.float64(sum_w), jnp.float64(n))
+        C = self.kernel.matrix(stats, jnp.float64(sum_w), jnp.float64(n))
+        if self.estimator == "chaos":
+            self.G = self.kernel.label_moment(stats, jnp.float64(sum_w), jnp.float64(n))
+            C = kronecker_sum_matrix(self.G, C, -1.0)
+        return C
 
 
 def dense_top(C, n_eig: int, keep_spectrum: bool):
@@ -436,26 +535,46 @@ def _mf_kernel(fmap):
         s = fmap.dot(X, V) * w.astype(jnp.float32)[:, None]
         return acc + fmap.rdot(X, s).astype(jnp.float64), jnp.sum(w, dtype=jnp.float64)
 
-    return jax.jit(step, donate_argnums=0)
+    def step_moment(acc, M2, X, w, V):
+        """`step`, plus M2 + sum w x x^T (the chaos estimator's G, accumulated in the first pass)."""
+        acc, sw = step(acc, X, w, V)
+        Xw = jnp.asarray(X, jnp.float32) * w.astype(jnp.float32)[:, None]
+        return acc, M2 + (Xw.T @ jnp.asarray(X, jnp.float32)).astype(jnp.float64), sw
+
+    return jax.jit(step, donate_argnums=0), jax.jit(step_moment, donate_argnums=(0, 1))
 
 
-def matrix_free_operator(fmap, source, transform: LabelTransform, n: int | None = None, counter=None):
-    """V (D, k) -> C V (float64), one streamed pass over the first n samples per call."""
+def matrix_free_operator(fmap, source, transform: LabelTransform, n: int | None = None, counter=None,
+                         estimator: str = "paper"):
+    """V (D, k) -> C V (float64), one streamed pass over the first n samples per call.
+
+    estimator='chaos': C_chaos V = C V - (G V + V G), G = (M2 - sum w I) / n accumulated during the
+    first call (no extra pass) and kept as ``apply.G``."""
     n = source.n if n is None else n
-    step = _mf_kernel(fmap)
+    check_estimator(estimator, fmap)
+    step, step_moment = _mf_kernel(fmap)
 
     def apply(V):
         V = jnp.asarray(V, jnp.float64)
         V32 = V.astype(jnp.float32)
         acc = jnp.zeros(V.shape, jnp.float64)
         sum_w = 0.0
+        want_G = estimator == "chaos" and apply.G is None
+        M2 = jnp.zeros((fmap.input_dim,) * 2, jnp.float64) if want_G else None
         for X, y, mask in source.batches(n):
-            acc, sw = step(acc, X, transform(y) * mask, V32)
+            if want_G:
+                acc, M2, sw = step_moment(acc, M2, X, transform(y) * mask, V32)
+            else:
+                acc, sw = step(acc, X, transform(y) * mask, V32)
             sum_w = sum_w + sw
         if counter is not None:
             counter["passes"] = counter.get("passes", 0) + 1
-        return (acc - sum_w * V) / n
+        if want_G:
+            apply.G = ((M2 + M2.T) / 2 - sum_w * jnp.eye(M2.shape[0], dtype=jnp.float64)) / n
+        CV = (acc - sum_w * V) / n
+        return CV - kronecker_sum_apply(fmap, apply.G, V) if estimator == "chaos" else CV
 
+    apply.G = None
     return apply
 
 

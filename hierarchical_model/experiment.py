@@ -43,7 +43,7 @@ def run_path(config: TeacherConfig, ns, seed: int = 0, *, n_test: int = 10000, p
             lam=_floats(teacher.lam), top_eigs=_floats(learner.eigenvalues_), eig_tags=[int(t) for t in m["eig_tags"]],
             eig_overlaps=_floats(m["eig_overlaps"]), recovered=m["recovered"], mse=err["mse"], nmse=err["nmse"],
             var_y=err["var_y"], ridge=float(learner.ridge_), n_test=n_test, passes=int(learner.n_passes_),
-            seconds=t_end - t_start, timings={k: round(v, 4) for k, v in timings.items()},
+            seconds=t_end - t_start, estimator=learner.estimator, timings={k: round(v, 4) for k, v in timings.items()},
             spectrum=None if learner.spectrum_ is None else _floats(learner.spectrum_))
         out.append(res)
         if progress is not None:

@@ -108,12 +108,12 @@ class HermiteFeatures:
 
     @cached_property
     def _tensor_coef(self):
-        """sqrt(prod k!) / q!: the tensor entry per unit of v_S."""
-        return (np.sqrt(self._prod_factorials) / math.factorial(self.q)).astype(np.float32)
+        """sqrt(prod k!) / q!: the tensor entry per unit of v_S (float64; cast to the working dtype at use)."""
+        return np.sqrt(self._prod_factorials) / math.factorial(self.q)
 
     @cached_property
     def _inv_sqrt_fact(self):
-        return (1.0 / np.sqrt(self._prod_factorials)).astype(np.float32)
+        return 1.0 / np.sqrt(self._prod_factorials)
 
     @cached_property
     def _flat_perm_index(self):
@@ -135,12 +135,13 @@ class HermiteFeatures:
         return F
 
     # ---- vector <-> symmetric tensor ------------------------------------------------------------
-    def to_tensor(self, V):
-        """(D, k) -> (k, d, ..., d): the symmetric tensors T(v) of the module docstring."""
-        V = jnp.asarray(V, jnp.float32)
+    def to_tensor(self, V, dtype=jnp.float32):
+        """(D, k) -> (k, d, ..., d): the symmetric tensors T(v) of the module docstring, in ``dtype``
+        (float32 for the batched products; float64 where a d x d operator acts on them)."""
+        V = jnp.asarray(V, dtype)
         k = V.shape[1]
-        vals = (V * self._tensor_coef[:, None]).T  # (k, D)
-        T = jnp.zeros((k, self.d ** self.q), jnp.float32)
+        vals = (V * self._tensor_coef.astype(dtype)[:, None]).T  # (k, D)
+        T = jnp.zeros((k, self.d ** self.q), dtype)
         for idx in self._flat_perm_index:
             T = T.at[:, idx].set(vals)
         return T.reshape((k,) + (self.d,) * self.q)
@@ -149,7 +150,7 @@ class HermiteFeatures:
         """(k, d, ..., d) symmetric -> (D, k): (M_S / sqrt(prod k!))_S."""
         k = M.shape[0]
         flat = M.reshape(k, -1)[:, self._flat_perm_index[0]]
-        return (flat * self._inv_sqrt_fact).T
+        return (flat * self._inv_sqrt_fact.astype(flat.dtype)).T
 
     # ---- matrix-free actions --------------------------------------------------------------------
     def dot(self, X, V):

@@ -1,6 +1,8 @@
 """Algorithm 1 of MODEL.md section 2: the layer-wise spectral learner, scikit-learn style.
 
 1. C = (1/n) sum_mu T(y_mu) (F_mu F_mu^T - I_D); A_hat = its d1 eigenvectors of largest |eigenvalue|.
+   estimator='chaos' (q = 2 Hermite input): the eigenvectors of C_chaos = C - (G (+) G) instead
+   (HERMITE.md section 2); B_hat below keeps its meaning (the labels' second moment in h1_hat).
 2. h1_hat = A_hat F(x);  B_hat = (1/n) sum_mu y_mu (h1_hat h1_hat^T - I);  h2_hat = <B_hat, h1_hat h1_hat^T - I>.
 3. Readout: ridge regression of y on He_0..He_p (normalised) of u = h2_hat / s, s = sqrt(2) ||B_hat||_F
    (the exact standard deviation of h2_hat when h1_hat is standard Gaussian). The ridge is chosen on
@@ -24,12 +26,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._validation import check_choice, check_finite_array, check_float, check_int, check_memory_gb
-from .engines import (ArraySource, DenseAccumulator, LabelTransform, StreamSource, block_krylov_eigsh,
-                      choose_batch_chunks, dense_bytes, dense_top, matrix_free_operator)
+from .engines import (ESTIMATORS, ArraySource, DenseAccumulator, LabelTransform, StreamSource, block_krylov_eigsh,
+                      check_estimator, choose_batch_chunks, dense_bytes, dense_top, kronecker_sum_apply,
+                      matrix_free_operator)
 from .hermite import GaussianFeatures, HermiteFeatures, hermite_he
 from .teacher import CHUNK, MAX_SAMPLES, Teacher
 
-__all__ = ["HierarchicalSpectralLearner", "ENGINES", "LABEL_TRANSFORMS", "default_memory_gb", "resolve_engine"]
+__all__ = ["HierarchicalSpectralLearner", "ENGINES", "ESTIMATORS", "LABEL_TRANSFORMS", "default_memory_gb", "resolve_engine"]
 
 ENGINES = ("auto", "dense", "matrix_free")
 LABEL_TRANSFORMS = ("identity", "clip", "tanh")
@@ -104,6 +107,8 @@ class HierarchicalSpectralLearner:
     input_model : 'hermite' (inputs are x in R^d) or 'gaussian_equivalent' (inputs are the features).
     label_transform : T(y) for the first layer: 'identity' (paper), 'clip' or 'tanh' at the
         ``clip_quantile`` of |y| on the held-out validation samples.
+    estimator : layer-1 matrix: 'paper' (C, MODEL.md section 2) or 'chaos' (C_chaos = C - (G (+) G),
+        G = (1/n) sum T(y) (x x^T - I); HERMITE.md section 2; q = 2 Hermite input only).
     readout_degree : degree of the Hermite basis of h2_hat in the ridge readout.
     n_validation : fresh samples that choose the readout ridge in fit_stream / fit_path.
     fresh_split : fit layer 2 and the readout on fresh samples (streams: an independent draw of the same
@@ -129,7 +134,8 @@ class HierarchicalSpectralLearner:
     """
 
     def __init__(self, d1: int, q: int = 2, *, engine: str = "auto", input_model: str = "hermite",
-                 label_transform: str = "identity", clip_quantile: float = 0.99, readout_degree: int = 5,
+                 label_transform: str = "identity", estimator: str = "paper", clip_quantile: float = 0.99,
+                 readout_degree: int = 5,
                  n_validation: int = 5000, ridge_grid=DEFAULT_RIDGES, fresh_split: bool = False, block_size: int | None = None,
                  krylov_depth: int = 4, tol: float = 1e-4, max_passes: int = 300,
                  memory_gb: float | None = None, seed: int = 0, spectrum_max_D: int = 5000, standardize: bool = False):
@@ -138,6 +144,7 @@ class HierarchicalSpectralLearner:
         self.engine = check_choice("engine", engine, ENGINES)
         self.input_model = check_choice("input_model", input_model, ("hermite", "gaussian_equivalent"))
         self.label_transform = check_choice("label_transform", label_transform, LABEL_TRANSFORMS)
+        self.estimator = check_estimator(estimator, q=self.q, input_model=self.input_model)
         self.clip_quantile = check_float("clip_quantile", clip_quantile, 0.0, 1.0, lo_open=True)
         self.readout_degree = check_int("readout_degree", readout_degree, 1, 12)
         self.n_validation = check_int("n_validation", n_validation, 1)
@@ -312,16 +319,18 @@ class HierarchicalSpectralLearner:
         transform = state["transform"]
         spectrum, passes, B_hat = None, 1, None
         if engine == "dense":
-            acc = state.setdefault("dense", DenseAccumulator(fmap, train, transform))
+            acc = state.setdefault("dense", DenseAccumulator(fmap, train, transform, self.estimator))
             C = acc.matrix(n)
             vals, vecs, spectrum = dense_top(C, self.d1, fmap.D <= self.spectrum_max_D)
             if transform.kind == "identity" and readout is train:
                 # B_hat = (1/n) sum y (h h^T - I) with h = A_hat F is A_hat C A_hat^T on the same samples:
-                # read off C instead of another pass over the data
+                # read off C instead of another pass over the data (C_chaos + (G (+) G) = C)
                 B_hat = vecs.T @ np.asarray(C, np.float64) @ vecs
+                if self.estimator == "chaos":
+                    B_hat = B_hat + vecs.T @ np.asarray(kronecker_sum_apply(fmap, acc.G, vecs))
         else:
             counter = {}
-            apply = matrix_free_operator(fmap, train, transform, n, counter)
+            apply = matrix_free_operator(fmap, train, transform, n, counter, self.estimator)
             vals, vecs, passes, _ = block_krylov_eigsh(
                 apply, fmap.D, self.d1, V0=state.get("V0"), block=self.block_size, depth=self.krylov_depth,
                 tol=self.tol, max_passes=self.max_passes, key=jax.random.key(self.seed))

@@ -74,6 +74,7 @@ class RunResult:
     n_test: int
     passes: int
     seconds: float
+    estimator: str = "paper"  # layer-1 matrix: 'paper' (C) or 'chaos' (C - (G (+) G), HERMITE.md section 2)
     timings: dict = field(default_factory=dict)
     spectrum: list | None = None
 

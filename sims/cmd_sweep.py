@@ -17,6 +17,7 @@ _AXIS_HELP = {
     "input_model": "hermite, gaussian_equivalent (default hermite)",
     "label_transform": "T(y): identity, clip, tanh (default identity)",
     "engine": "auto, dense, matrix_free (default auto)",
+    "estimator": "layer-1 matrix: paper, chaos (default paper; chaos: q = 2 Hermite input only)",
 }
 
 

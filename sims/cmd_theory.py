@@ -10,19 +10,34 @@ from .options import add_model_options, add_size_options, config_from_args, reso
 
 def register(sub):
     p = sub.add_parser("theory", help="predict Algorithm 1's outputs at one n from the finite-size theory",
-                       description="Resolvent / spectral-method prediction (package theory) for the teacher of --seed's "
-                                   "signed lambdas: bulk edges, outliers, cos^2 per direction, q_h, thresholds, MSE.")
+                       description="Resolvent / spectral-method prediction (package theory) for the teacher of --seed "
+                                   "(or the signed weights of --lam), for the law of --input-model and --estimator: "
+                                   "bulk edges, outliers, cos^2 per direction, q_h, thresholds, MSE.")
     add_model_options(p)
     add_size_options(p)
-    p.add_argument("--seed", type=int, default=0, help="teacher whose signed lambda_i are used (default 0)")
+    if not any("--estimator" in a.option_strings for a in p._actions):  # shared option once the learner has it
+        p.add_argument("--estimator", default="paper", help="first-layer estimator: paper, chaos (default paper)")
+    p.add_argument("--seed", type=int, default=0, help="teacher whose signed lambda_i and directions are used (default 0)")
+    p.add_argument("--lam", default=None, help="explicit signed lambda_1,...,lambda_d1 in teacher order (a teacher "
+                                               "drawn elsewhere; overrides --seed's signs)")
     p.add_argument("--n-mc", type=int, default=200_000, help="Monte Carlo samples of the label law (default 200000)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     add_cost_options(p)
     p.set_defaults(func=main)
 
 
+def parse_lam(text: str, d1: int) -> list[float]:
+    """--lam 'l1,l2,...': exactly d1 finite numbers, else a one-line ValueError."""
+    try:
+        lam = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"lam={text!r} is not allowed: must be {d1} comma-separated numbers") from None
+    if len(lam) != d1 or not all(math.isfinite(v) for v in lam):
+        raise ValueError(f"lam={text!r} has {len(lam)} entries: must be {d1} finite comma-separated numbers (d1={d1})")
+    return lam
+
+
 def main(args) -> int:
-    from hierarchical_model import Teacher
     from hierarchical_model._validation import check_int
     from theory import asymptotics, finite_size_thresholds, predict
 
@@ -31,12 +46,16 @@ def main(args) -> int:
     check_int("n", n, cfg.latent)
     n_mc = check_int("n_mc", args.n_mc, 1000)
     guard_theory(args, cfg, n, n_mc)
-    lam = Teacher(cfg, args.seed).lam
-    pred = predict(cfg, [n], lam=lam, n_mc=n_mc)
+    seed = check_int("seed", args.seed, 0, 2**31 - 1)
+    lam = None if args.lam is None else parse_lam(args.lam, cfg.latent)
+    teacher_seed = None if lam is not None else seed
+    pred = predict(cfg, [n], lam=lam, seed=teacher_seed, n_mc=n_mc, mc_seed=seed, estimator=args.estimator)
     naive = asymptotics.naive_thresholds(cfg)
-    finite = finite_size_thresholds(cfg, lam, n_mc=n_mc, per_decade=6, refine=4)  # about 2.5% precision
+    finite = finite_size_thresholds(cfg, pred.lam, seed=teacher_seed, mc_seed=seed, n_mc=n_mc, per_decade=6, refine=4,
+                                    estimator=args.estimator)  # about 2.5% precision
     out = {
-        "config": cfg.to_dict(), "n": n, "seed": args.seed, "lam": [float(v) for v in lam],
+        "config": cfg.to_dict(), "n": n, "seed": teacher_seed, "estimator": args.estimator,
+        "lam": [float(v) for v in pred.lam], "lam_source": "--lam" if lam is not None else f"teacher seed {seed}",
         "thresholds": {"asymptotic": [float(v) for v in naive], "finite_size": [_num(v) for v in finite]},
         "m_n": {"asymptotic": int(asymptotics.recovered_count(n, naive)),
                 "finite_size": int(sum(1 for v in finite if math.isfinite(v) and v <= n))},
@@ -44,7 +63,7 @@ def main(args) -> int:
         "recovered_pred": int(pred.recovered[0]), "mse_pred": float(pred.mse_pred[0]),
         "bulk_edges": [float(v) for v in pred.bulk_edges[0]], "outliers_pred": [_num(v) for v in pred.outliers[0]],
         "selected": [bool(v) for v in pred.selected[0]], "n_mc": n_mc,
-        "theory_model": "gaussian_equivalent",
+        "theory_model": pred.meta["model"], "tail_outliers": pred.meta.get("tail_outliers", [0.0])[0],
     }
     print(json_text(out) if args.json else report(out))
     return 0
@@ -57,11 +76,10 @@ def _num(v):
 def report(o: dict) -> str:
     c = o["config"]
     lines = [f"finite-size theory  d={c['d']} q={c['q']} d1={c['d1']} gamma={c['gamma']} g={c['g']} sigma={c['sigma']} "
-             f"(lambda signs of teacher seed {o['seed']}; Gaussian-equivalent model)",
+             f"input={c['input_model']} estimator={o['estimator']} (lambda of {o['lam_source']}; {o['theory_model']})",
              f"n={o['n']}: bulk of C [{o['bulk_edges'][0]:+.3f}, {o['bulk_edges'][1]:+.3f}]  q_h={o['qh_pred']:.3f}  "
-             f"recovered {o['recovered_pred']}/{c['d1']}  mse={o['mse_pred']:.4f}",
-             *([f"note: the theory is the Gaussian-equivalent model's; for --input-model hermite the spikes of C are "
-                f"larger at small d (see theory.finite_size)"] if c["input_model"] == "hermite" else []),
+             f"recovered {o['recovered_pred']}/{c['d1']}  mse={o['mse_pred']:.4f}  "
+             f"single-sample outliers beyond the bulk {o['tail_outliers']:.2f}",
              f"m_n: asymptotic {o['m_n']['asymptotic']}, finite-size {o['m_n']['finite_size']}",
              "  i  lambda_i   outlier   selected  cos2_i   n_i (asymptotic)  n_i (finite size)"]
     th = o["thresholds"]

@@ -1,13 +1,16 @@
 """The grid of a sweep: parsing (command line and TOML), validation, and its expansion into configurations.
 
 A grid is the Cartesian product of the model axes (d, q, eps or d1, gamma, link g, a_kind, sigma,
-input model; MODEL.md section 1), the learner axes (engine, label transform T; section 2), the seeds,
+input model; MODEL.md section 1), the learner axes (engine, label transform T, estimator: section 2 and
+HERMITE.md section 2), the seeds,
 and the sample sizes, given as alphas (n = round(d^alpha), so the sizes depend on d) or as explicit n.
 
 Every configuration carries ``config_hash``: the first 16 hex digits of the sha256 of its canonical
 JSON (sorted keys), over the teacher's parameters, the learner's (with the engine as resolved for the
 memory budget), n_test and the nested/independent flag; the seed and n are excluded, so
-(config_hash, seed, n) is the key of a row of the results table.
+(config_hash, seed, n) is the key of a row of the results table. The estimator enters the hash (and
+the grid recorded in sweep.json) only when it is not the default 'paper', so that hashes and results
+folders made before the option existed keep their keys.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ _AXES = {
     "input_model": (str, ("hermite",)),
     "label_transform": (str, ("identity",)),
     "engine": (str, ("auto",)),
+    "estimator": (str, ("paper",)),
 }
 # Scalars shared by the whole grid.
 _SCALARS = {"clip_quantile": 0.99, "fresh_split": False, "n_test": 10000, "independent": False}
@@ -191,8 +195,9 @@ class SweepConfig:
 
     def label(self) -> str:
         t, lr = self.teacher, self.learner
+        estimator = lr.get("estimator", "paper")
         return (f"d={t['d']} q={t['q']} d1={t['d1']} gamma={t['gamma']} g={t['g']} {t['input_model']} "
-                f"T={lr['label_transform']} {lr['engine']}")
+                f"T={lr['label_transform']} {lr['engine']}" + ("" if estimator == "paper" else f" {estimator}"))
 
 
 def config_hash(payload: dict) -> str:
@@ -216,6 +221,7 @@ class SweepGrid:
     input_model: tuple = ("hermite",)
     label_transform: tuple = ("identity",)
     engine: tuple = ("auto",)
+    estimator: tuple = ("paper",)
     seeds: tuple = (0,)
     alphas: tuple | None = None
     ns: tuple | None = None
@@ -227,7 +233,7 @@ class SweepGrid:
     @classmethod
     def from_mapping(cls, values: dict) -> "SweepGrid":
         """Parse and check a mapping of GRID_KEYS (strings as on the command line, scalars or lists)."""
-        from hierarchical_model.learner import ENGINES, LABEL_TRANSFORMS
+        from hierarchical_model.learner import ENGINES, ESTIMATORS, LABEL_TRANSFORMS
         from hierarchical_model.links import LINK_NAMES
         from hierarchical_model.teacher import A_KINDS, INPUT_MODELS
 
@@ -238,7 +244,7 @@ class SweepGrid:
         for key, (kind, default) in _AXES.items():
             kw[key] = default if values.get(key) is None else parse_list(key, values[key], kind)
         choices = {"g": LINK_NAMES, "a_kind": A_KINDS, "input_model": INPUT_MODELS,
-                   "label_transform": LABEL_TRANSFORMS, "engine": ENGINES}
+                   "label_transform": LABEL_TRANSFORMS, "engine": ENGINES, "estimator": ESTIMATORS}
         for key, allowed in choices.items():
             for v in kw[key]:
                 check_choice(key, v, allowed)
@@ -269,6 +275,8 @@ class SweepGrid:
     def to_dict(self) -> dict:
         """The grid as plain JSON values (what DIR/sweep.json records)."""
         out = asdict(self)
+        if out["estimator"] == _AXES["estimator"][1]:
+            del out["estimator"]  # the default, absent from grids recorded before the option (see module doc)
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
 
     def sizes(self, d: int) -> tuple:
@@ -281,23 +289,26 @@ class SweepGrid:
         """Every configuration of the grid, checked (TeacherConfig, memory guard of the dense engine,
         n >= d1), in a fixed order. Raises ValueError on the first bad one."""
         from hierarchical_model import TeacherConfig
+        from hierarchical_model.engines import check_estimator
         from hierarchical_model.learner import default_memory_gb, resolve_engine
 
         budget = default_memory_gb() if memory_gb is None else check_memory_gb("memory_gb", memory_gb)
         out = []
-        for d, q, eps, d1, gamma, g, a_kind, sigma, im, lt, engine in itertools.product(
+        for d, q, eps, d1, gamma, g, a_kind, sigma, im, lt, engine, estimator in itertools.product(
                 *(getattr(self, k) for k in _AXES)):
             cfg = TeacherConfig(d=d, q=q, eps=eps, d1=d1, gamma=gamma, g=g, a_kind=a_kind, sigma=sigma, input_model=im)
+            check_estimator(estimator, q=q, input_model=im)
             ns = self.sizes(d)
             if ns[-1] > MAX_SAMPLES:
                 raise ValueError(f"alphas={max(self.alphas):g} gives n=d^alpha={ns[-1]:.3g} for d={d}: must give n <= "
                                  f"{MAX_SAMPLES} (the int32 chunk index of the sample stream)")
             if ns[0] < cfg.latent:
                 raise ValueError(f"sample size n={ns[0]} for d={d} is below d1={cfg.latent}: the learner needs n >= d1")
-            learner = {"engine": resolve_engine(engine, cfg.D, budget), "label_transform": lt,
+            learner = {"engine": resolve_engine(engine, cfg.D, budget), "label_transform": lt, "estimator": estimator,
                        "clip_quantile": self.clip_quantile, "fresh_split": self.fresh_split, "memory_gb": budget}
             teacher = cfg.to_dict()
-            payload = {"teacher": teacher, "learner": {k: v for k, v in learner.items() if k != "memory_gb"},
+            hashed = {k: v for k, v in learner.items() if k != "memory_gb" and not (k == "estimator" and v == "paper")}
+            payload = {"teacher": teacher, "learner": hashed,
                        "n_test": self.n_test, "nested": not self.independent}
             out.append(SweepConfig(config_hash(payload), teacher, learner, d1, self.n_test, not self.independent, ns))
         return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hierarchical_model.learner import ENGINES, LABEL_TRANSFORMS
+from hierarchical_model.learner import ENGINES, ESTIMATORS, LABEL_TRANSFORMS
 from hierarchical_model.links import LINK_NAMES
 from hierarchical_model.teacher import A_KINDS, CONVENTIONS, INPUT_MODELS
 
@@ -35,6 +35,8 @@ def add_learner_options(p):
     g = p.add_argument_group("learner (MODEL.md section 2)")
     g.add_argument("--engine", default="auto", help=f"layer-1 engine: {'|'.join(ENGINES)} (default auto)")
     g.add_argument("--label-transform", default="identity", help=f"T(y): {', '.join(LABEL_TRANSFORMS)}")
+    g.add_argument("--estimator", default="paper", help=f"layer-1 matrix: {', '.join(ESTIMATORS)} (default paper; "
+                   "chaos = C - (G (+) G), q = 2 Hermite input only, HERMITE.md section 2)")
     g.add_argument("--clip-quantile", type=float, default=0.99, help="quantile of |y| for clip/tanh (default 0.99)")
     g.add_argument("--fresh-split", action="store_true", help="fit layer 2 and the readout on fresh samples")
     g.add_argument("--memory-gb", type=float, default=None, help="memory budget of the dense engine (default: half the RAM)")
@@ -49,7 +51,8 @@ def config_from_args(args):
 
 
 def learner_kwargs_from_args(args) -> dict:
-    return {"engine": args.engine, "label_transform": args.label_transform, "clip_quantile": args.clip_quantile,
+    return {"engine": args.engine, "label_transform": args.label_transform, "estimator": args.estimator,
+            "clip_quantile": args.clip_quantile,
             "fresh_split": args.fresh_split, "memory_gb": args.memory_gb}
 
 

@@ -45,7 +45,7 @@ LIST_COLUMNS = ("cos2", "ang_err", "lam", "top_eigs", "eig_tags", "eig_overlaps"
 _INT = ("n", "d", "q", "D", "d1", "seed", "recovered", "n_test", "passes")
 _FLOAT = ("gamma", "eps", "qh", "mse", "nmse", "var_y", "ridge", "seconds", "time_layer1", "time_layer2_readout",
           "time_test", "alpha", "sigma", "clip_quantile")
-_STR = ("g", "input_model", "engine", "config_hash", "version", "a_kind", "label_transform")
+_STR = ("g", "input_model", "engine", "config_hash", "version", "a_kind", "label_transform", "estimator")
 _BOOL = ("nested", "fresh_split")
 
 

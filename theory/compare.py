@@ -11,7 +11,7 @@ import numpy as np
 
 from .finite_size import predict
 
-__all__ = ["compare", "format_table", "simulate_first_layer"]
+__all__ = ["compare", "format_table", "simulate_first_layer", "simulate_hermite"]
 
 
 def simulate_first_layer(lam, g, D: int, ns, seed: int = 0, sigma: float = 0.0, block: int = 2000) -> list[dict]:
@@ -44,6 +44,45 @@ def simulate_first_layer(lam, g, D: int, ns, seed: int = 0, sigma: float = 0.0, 
     return out
 
 
+def simulate_hermite(config, seed: int, ns, labels=None, block: int = 4096) -> list[dict]:
+    """Both first-layer matrices of the Hermite model (q = 2) at every n of a nested grid, densely in numpy:
+    C = (1/n) sum y (F F^T - I) (paper) and C_chaos = C - (G (+) G), G = (1/n) sum y (x x^T - I) (HERMITE.md
+    section 2), F from HermiteFeatures.explicit on teacher ``seed``'s training stream, float32 GEMMs accumulated
+    in float64. ``labels``: optional replacement labels (n_max,) (e.g. +-1 independent of x for the pure-noise
+    bulk). Per n and estimator: {"spec" (D,), "span" (D,): each eigenvector's squared overlap with span(A),
+    "cos2" (d1,): Algorithm 1's d1 largest-|eigenvalue| selection}."""
+    import hierarchical_model as hm
+
+    from .remainder import _isometry
+
+    t = hm.Teacher(config, seed)
+    d, D, d1 = config.d, config.D, config.latent
+    iu, ju = np.triu_indices(d)  # the multisets {i <= j} in HermiteFeatures' lexicographic order
+    P = _isometry(d).reshape(D, d * d)
+    X_all, y_all = (np.asarray(a) for a in t.sample(max(ns)))
+    X_all = X_all.astype(np.float32)
+    y_all = np.asarray(y_all if labels is None else labels, np.float64)
+    S, G, sy, done, out = np.zeros((D, D)), np.zeros((d, d)), 0.0, 0, []
+    for n in ns:
+        while done < n:
+            X, y = X_all[done:min(done + block, n)], y_all[done:min(done + block, n)]
+            F = (X[:, iu] * X[:, ju]).astype(np.float32)
+            F[:, iu == ju] = (F[:, iu == ju] - 1.0) / np.float32(np.sqrt(2.0))
+            S += ((F * y[:, None].astype(np.float32)).T @ F).astype(np.float64)
+            G += (X.astype(np.float64) * y[:, None]).T @ X - y.sum() * np.eye(d)
+            sy, done = sy + y.sum(), done + X.shape[0]
+        C = S / n - (sy / n) * np.eye(D)
+        ksum = P @ (np.kron(G / n, np.eye(d)) + np.kron(np.eye(d), G / n)) @ P.T
+        rec = {"n": n}
+        for name, M in (("paper", C), ("chaos", C - ksum)):
+            ev, V = np.linalg.eigh(M)
+            top = np.argsort(-np.abs(ev))[:d1]
+            proj = t.directions @ V
+            rec[name] = {"spec": ev, "span": np.sum(proj**2, axis=0), "cos2": np.sum(proj[:, top] ** 2, axis=1)}
+        out.append(rec)
+    return out
+
+
 def compare(config, ns, seeds=(0, 1, 2, 3), n_test: int = 2000, n_mc: int = 400_000, **run_kwargs) -> dict:
     """Seed-averaged predicted and simulated q_h, per-direction cos^2 and test MSE on the grid ``ns``.
 
@@ -56,7 +95,7 @@ def compare(config, ns, seeds=(0, 1, 2, 3), n_test: int = 2000, n_mc: int = 400_
     for s in seeds:
         res = hm.run_path(config, list(ns), s, n_test=n_test, **run_kwargs)
         sims.append(res)
-        preds.append(predict(config, ns, lam=hm.Teacher(config, s).lam, n_mc=n_mc, seed=s))
+        preds.append(predict(config, ns, seed=s, n_mc=n_mc, estimator=run_kwargs.get("estimator", "paper")))
     return {
         "ns": list(ns), "seeds": list(seeds),
         "sim_qh": np.mean([[r.qh for r in res] for res in sims], axis=0),

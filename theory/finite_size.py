@@ -46,7 +46,7 @@ from hierarchical_model._validation import check_float, check_int
 from .resolvent import _signed_lam, bulk_edges, label_law, stieltjes
 from .spikes import outliers as spike_outliers
 
-__all__ = ["Prediction", "predict", "predict_n", "selection", "edge_cells", "finite_size_thresholds", "mse_from_overlaps"]
+__all__ = ["Prediction", "predict", "model_at_n", "predict_n", "select", "selection", "edge_cells", "finite_size_thresholds", "mse_from_overlaps"]
 
 
 @dataclass
@@ -64,6 +64,7 @@ class Prediction:
     recovered: np.ndarray   # (N,) #{i: cos2_i > 1/2}
     mse_pred: np.ndarray    # (N,)
     meta: dict = field(default_factory=dict)
+    per_seed: dict | None = None  # `predict_seeds`: the per-seed arrays behind the means
 
     def to_dict(self) -> dict:
         """JSON-ready: lists, None for absent outliers."""
@@ -72,7 +73,8 @@ class Prediction:
         return {"config": self.config, "lam": list(self.lam), "ns": list(self.ns), "qh": self.qh.tolist(),
                 "cos2": self.cos2.tolist(), "outliers": lst(self.outliers), "selected": self.selected.tolist(),
                 "bulk_edges": self.bulk_edges.tolist(), "recovered": self.recovered.tolist(),
-                "mse_pred": self.mse_pred.tolist(), "meta": dict(self.meta)}
+                "mse_pred": self.mse_pred.tolist(), "meta": dict(self.meta),
+                **({"per_seed": {k: np.asarray(v).tolist() for k, v in self.per_seed.items()}} if self.per_seed else {})}
 
 
 def edge_cells(c: float, law, edges, span: float = 0.3, n_grid: int = 60) -> dict:
@@ -104,25 +106,38 @@ def selection(z, c2, D: int, c: float, law, edges, n_cells: int = 60, slots: int
     outlier is (S2), its a_i = 0 value the uniform 1/D per eigenvector). This finite-D term is O(d1/D) far
     from a transition and grows near it, where it replaces the sharp jump by the smooth rise simulations show."""
     z = np.asarray(z, np.float64)
-    d1 = z.size if slots is None else slots  # Algorithm 1 keeps d1 eigenvalues
     cells = edge_cells(c, law, edges, n_grid=n_cells)
+
+    def dens():
+        x = -c * cells["m"]
+        r = 1.0 / (1.0 - x[:, None] * law.w)
+        K = (r * law.w) @ (law.a * law.p).T  # (cells, d1)
+        return (-x[:, None] / (c - x[:, None] * K)).imag / np.pi
+
+    return select(z, c2, D, cells, dens, z.size if slots is None else slots)
+
+
+def select(z, c2, D: int, cells: dict, dens, d1: int, extra_above=None) -> tuple[np.ndarray, np.ndarray]:
+    """The selection of `selection` from bulk cells (`edge_cells`: mid, dl, mass) and ``dens()`` -> (cells, d1), the
+    bulk eigenvectors' overlap density with each u_i. ``extra_above(t)``: expected number of further eigenvalues
+    (single-sample outliers, `theory.tails`) of magnitude above each t; they take slots and carry no overlap."""
     mag_cells = np.abs(cells["mid"])
     order = np.argsort(-mag_cells)
     ok = np.isfinite(z)
     mag = np.where(ok, np.abs(z), -np.inf)
     larger = (mag[None, :] > mag[:, None]).sum(axis=1)
     bulk_above = D * np.array([cells["mass"][mag_cells > t].sum() for t in mag])
+    if extra_above is not None:
+        bulk_above = bulk_above + extra_above(np.where(ok, mag, 0.0))
     sel = ok & (bulk_above + larger <= d1 - 1)
     k = d1 - sel.sum()
+    if extra_above is not None:  # single-sample outliers beyond the bulk take slots first
+        k = max(k - min(float(extra_above(np.array([np.max(mag_cells)]))[0]), k), 0.0)
     cum = D * np.cumsum(cells["mass"][order])
     frac = np.clip((k - (cum - D * cells["mass"][order])) / np.maximum(D * cells["mass"][order], 1e-300), 0.0, 1.0)
     weight = np.zeros(mag_cells.size)
     weight[order] = frac
-    x = -c * cells["m"]
-    r = 1.0 / (1.0 - x[:, None] * law.w)
-    K = (r * law.w) @ (law.a * law.p).T  # (cells, d1)
-    dens = (-x[:, None] / (c - x[:, None] * K)).imag / np.pi
-    bulk_overlap = (weight * cells["dl"]) @ np.clip(dens, 0.0, None)
+    bulk_overlap = (weight * cells["dl"]) @ np.clip(dens(), 0.0, None)
     cos2 = np.where(sel, c2, 0.0) + bulk_overlap
     return sel, np.clip(cos2, 0.0, 1.0)
 
@@ -138,28 +153,74 @@ def predict_n(n: int, D: int, law, n_cells: int = 60) -> dict:
     return {"z": z, "cos2": cos2, "selected": sel, "edges": edges}
 
 
-def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int = 0, readout_degree: int = 5,
-            with_mse: bool = True) -> Prediction:
-    """Predict Algorithm 1's first-layer outputs and test MSE at every n in ``ns`` (see module docstring).
+def model_at_n(config, lam=None, seed=None, estimator: str = "paper", n_mc: int = 400_000, mc_seed=None,
+               remainder: str = "auto", tails: bool = True):
+    """(signed lam, at_n(n, n_cells) -> per-n dict, meta) for the law of ``config.input_model`` and ``estimator``.
 
-    ``lam``: signed lambda_i (teacher order); default the seed-0 teacher's, Teacher(config, 0).lam. The signs
-    matter (which side of the bulk each spike sits on): to predict a given seed pass Teacher(config, seed).lam.
-    ``n_mc``, ``seed``: Monte Carlo size and seed of the label law (`label_law`); ``with_mse=False`` skips the
-    MSE's Monte Carlo (mse_pred is then NaN)."""
-    ns = [check_int("n", n, 1) for n in np.atleast_1d(ns)]
-    lam = _signed_lam(config, lam)
-    law = label_law(config, lam, n_mc=n_mc, seed=seed)
+    Gaussian-equivalent: `label_law` and `predict_n` (the paper's estimator only). Hermite, q = 2:
+    `theory.hermite_finite` (radial W-law + M), with the directions of teacher ``seed`` or, when only ``lam`` is
+    given, a Haar-random draw from ``mc_seed`` (M depends on A only through its Haar statistics). Hermite q = 3
+    is not derived and is refused (no silent Gaussian-equivalent fallback)."""
+    from .hermite_law import check_estimator
+
+    if getattr(config, "conventions", "model") != "model":
+        raise ValueError(f"conventions={config.conventions!r} is not allowed: the finite-size theory is derived in "
+                         "MODEL.md's conventions ('model') only")
+    estimator = check_estimator(config, estimator)
+    lam = _signed_lam(config, lam, seed)
+    mcs = mc_seed if mc_seed is not None else (seed if seed is not None else 0)
     D, d1 = config.D, config.latent
-    rows = [predict_n(n, D, law) for n in ns]
+    meta = {"n_mc": n_mc, "seed": mcs, "teacher_seed": seed, "D": D, "d1": d1, "estimator": estimator,
+            "input_model": config.input_model}
+    if config.input_model == "gaussian_equivalent":
+        law = label_law(config, lam, n_mc=n_mc, seed=mcs)
+        meta["model"] = "gaussian_equivalent, proportional limit at finite (D, n)"
+        return lam, (lambda n, n_cells=60: predict_n(n, D, law, n_cells)), meta
+    if config.q != 2:
+        raise ValueError(f"input_model='hermite' with q={config.q} is not allowed: the finite-size theory of the "
+                         "Hermite model is derived for q=2 only")
+    from hierarchical_model import Teacher
+
+    from .hermite_finite import hermite_setup, model_name, predict_n_hermite
+
+    if seed is not None:
+        A, meta["directions"] = Teacher(config, seed).A, f"teacher seed {seed}"
+    else:
+        A = np.linalg.qr(np.random.default_rng(mcs).standard_normal((D, d1)))[0].T
+        meta["directions"] = f"Haar draw (seed {mcs}): lam given without the teacher"
+    law, rem = hermite_setup(config, lam, A, estimator, n_mc, mcs, remainder)
+    meta.update(model=model_name(rem.kind), remainder=rem.kind, centre=law.centre, mean_W=law.mean,
+                mse="readout of the Gaussian-equivalent model (finite_size.mse_from_overlaps)")
+    return lam, (lambda n, n_cells=60: predict_n_hermite(n, D, law, rem, n_cells, tails)), meta
+
+
+def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int | None = None, readout_degree: int = 5,
+            with_mse: bool = True, *, estimator: str = "paper", mc_seed: int | None = None, remainder: str = "auto",
+            tails: bool = True) -> Prediction:
+    """Predict Algorithm 1's first-layer outputs and test MSE at every n in ``ns`` (see module docstring; the
+    Hermite model: `theory.hermite_finite`), for the law of config.input_model and ``estimator``
+    ('paper' or 'chaos', the latter Hermite q = 2 only).
+
+    The teacher: ``seed`` (lam = Teacher(config, seed).lam, and its directions for M) or explicit signed ``lam``
+    (teacher order); one is required, since the signs decide on which side of the bulk each spike sits.
+    ``n_mc``: Monte Carlo size of the label law, drawn from ``mc_seed`` (default: ``seed``, else 0);
+    ``remainder``: 'auto', 'exact', 'semicircle' or 'none' (Hermite M); ``tails``: count single-sample
+    outliers (`theory.tails`); ``with_mse=False`` skips the MSE's Monte Carlo (mse_pred is then NaN).
+    meta["model"] states the law and approximation used."""
+    ns = [check_int("n", n, 1) for n in np.atleast_1d(ns)]
+    lam, at_n, meta = model_at_n(config, lam, seed, estimator, n_mc, mc_seed, remainder, tails)
+    rows = [at_n(n) for n in ns]
     cos2 = np.array([r["cos2"] for r in rows])
-    mse = np.array([mse_from_overlaps(config, lam, c2, n, readout_degree=readout_degree, n_mc=min(n_mc, 200_000), seed=seed)
+    mcs = meta["seed"]
+    mse = np.array([mse_from_overlaps(config, lam, c2, n, readout_degree=readout_degree, n_mc=min(n_mc, 200_000), seed=mcs)
                     if with_mse
                     else np.nan for c2, n in zip(cos2, ns)])
+    if "tail_outliers" in rows[0]:
+        meta["tail_outliers"] = [r["tail_outliers"] for r in rows]
     return Prediction(config=config.to_dict(), lam=[float(v) for v in lam], ns=ns, qh=cos2.mean(axis=1), cos2=cos2,
                       outliers=np.array([r["z"] for r in rows]), selected=np.array([r["selected"] for r in rows]),
                       bulk_edges=np.array([r["edges"] for r in rows]), recovered=(cos2 > 0.5).sum(axis=1),
-                      mse_pred=mse, meta={"n_mc": law.n_mc, "seed": seed, "D": D, "d1": d1,
-                                          "model": "gaussian_equivalent, proportional limit at finite (D, n)"})
+                      mse_pred=mse, meta=meta)
 
 
 def mse_from_overlaps(config, lam, cos2, n: int | None = None, readout_degree: int = 5, n_mc: int = 200_000,
@@ -202,18 +263,19 @@ def mse_from_overlaps(config, lam, cos2, n: int | None = None, readout_degree: i
 
 
 def finite_size_thresholds(config, lam=None, n_lo: float | None = None, n_hi: float | None = None, n_mc: int = 200_000,
-                           seed: int = 0, level: float = 0.5, per_decade: int = 12, refine: int = 5) -> np.ndarray:
+                           seed: int | None = None, level: float = 0.5, per_decade: int = 12, refine: int = 5, *,
+                           estimator: str = "paper", mc_seed: int | None = None, remainder: str = "auto") -> np.ndarray:
     """n at which each direction's predicted cos^2 first reaches ``level`` (default 1/2), teacher order.
 
+    The teacher, law and estimator as in `predict` (``seed`` or ``lam``; config.input_model, ``estimator``).
     Scans a geometric grid of n (``per_decade`` points per decade, from n_lo = D/2 to n_hi = 300 D by
     default), then refines the first crossing of each direction by ``refine`` bisections in log n (the
     selection step can make cos^2 jump, so a bracketing method; relative precision 10^(1/per_decade)^(2^-refine),
     about 0.6% by default). Uses 24 cells per bulk side (`edge_cells`); NaN where the level is not reached
     below n_hi."""
     D = config.D
-    lam = _signed_lam(config, lam)
     level = check_float("level", level, 0.0, 1.0, lo_open=True, hi_open=True)
-    law = label_law(config, lam, n_mc=n_mc, seed=seed)
+    lam, at_n, _ = model_at_n(config, lam, seed, estimator, n_mc, mc_seed, remainder)
     lo = math.log(n_lo if n_lo is not None else max(D / 2, config.latent + 1))
     hi = math.log(n_hi if n_hi is not None else 300 * D)
     grid = np.linspace(lo, hi, max(4, int(round(per_decade * (hi - lo) / math.log(10))) + 1))
@@ -221,7 +283,7 @@ def finite_size_thresholds(config, lam=None, n_lo: float | None = None, n_hi: fl
 
     def cos2_at(t):
         if t not in cache:
-            cache[t] = predict_n(int(round(math.exp(t))), D, law, n_cells=24)["cos2"]
+            cache[t] = at_n(int(round(math.exp(t))), n_cells=24)["cos2"]
         return cache[t]
 
     rows = []

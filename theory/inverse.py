@@ -22,7 +22,10 @@
    degrees of freedom; 0 when m = 2), se_eig the propagation (finite differences) of each outlier's sampling
    noise sd(e_i) ~ sqrt(2 E[w^2] / n) (the variance of the Rayleigh quotient (1/n) sum_mu w_mu (<u_i, g_mu>^2 - 1)).
 Directions not seen as outliers get alternating signs in the label law (their signs are not observable).
-The formulas are the Gaussian-equivalent model's; on Hermite data E[C] differs (see `theory.finite_size`).
+The label law is that of config.input_model: on Hermite data (q = 2) the radial W-law of `theory.hermite_law`
+(atoms W = kappa s^2 y, centre E[y], or the chaos estimator's), whose spikes are longer by kappa^2 E[s^4] =
+(d+4)(d+6)/(d(d+2)) (1.42 at d = 20): read with the Gaussian-equivalent law, |lambda_hat| would be biased up by
+about that factor. The remainder M of `theory.remainder` (teacher-dependent, a few % of a spike) is not used.
 """
 
 from __future__ import annotations
@@ -95,7 +98,19 @@ def invert_outlier(e: float, c: float, law, edge_x) -> float:
     return brentq(f, lo, xe, xtol=1e-16, rtol=1e-13)
 
 
-def _lam_hat(eigs, config, n, gamma, n_mc, seed, law=None):
+def _law_for(config, lam, n_mc, seed, estimator):
+    """The label law of the input model: `label_law` (Gaussian-equivalent) or `hermite_label_law`."""
+    if config.input_model == "hermite":
+        from .hermite_law import hermite_label_law
+
+        return hermite_label_law(config, lam, estimator, n_mc=n_mc, seed=seed)
+    from .hermite_law import check_estimator
+
+    check_estimator(config, estimator)
+    return label_law(config, lam, n_mc=n_mc, seed=seed)
+
+
+def _lam_hat(eigs, config, n, gamma, n_mc, seed, law=None, estimator="paper"):
     """One round of step 2 at the current gamma: (|lambda_hat| per outlier, outliers, edges), outliers ordered by |e|."""
     d1, D = config.latent, config.D
     c = D / n
@@ -108,7 +123,7 @@ def _lam_hat(eigs, config, n, gamma, n_mc, seed, law=None):
     m = min(eigs.size, d1)
     signs[:m] = np.sign(eigs[:m]) * nu_sign
     if law is None:
-        law = label_law(config, mag * signs, n_mc=n_mc, seed=seed).truncated(n)
+        law = _law_for(config, mag * signs, n_mc, seed, estimator).truncated(n)
     ex = edge_points(c, law)
     edges = (float(z_of_x(ex[0], c, law)), float(z_of_x(ex[1], c, law)))
     out = []
@@ -123,16 +138,18 @@ def _lam_hat(eigs, config, n, gamma, n_mc, seed, law=None):
     return lam_abs[ok], np.array([o[1] for o in out])[ok], edges, law
 
 
-def estimate_spectrum(eigenvalues, config, n: int, n_mc: int = 100_000, seed: int = 0, max_iter: int = 8) -> SpectrumEstimate:
+def estimate_spectrum(eigenvalues, config, n: int, n_mc: int = 100_000, seed: int = 0, max_iter: int = 8,
+                      estimator: str = "paper") -> SpectrumEstimate:
     """gamma and |lambda_i| from the top eigenvalues of C at sample size n (module docstring, steps 1-4).
 
-    ``config`` supplies d, q, d1, the link and sigma; its gamma is NOT used (the iteration starts at 0.5).
+    ``config`` supplies d, q, d1, the link, sigma and the input model (whose label law is used, with
+    ``estimator`` for the Hermite model); its gamma is NOT used (the iteration starts at 0.5).
     Needs at least two outliers beyond the predicted bulk; refuses otherwise."""
     eigs = check_finite_array("eigenvalues", eigenvalues, 1, "(k,)")
     n = check_int("n", n, 1)
     gamma, it = 0.5, 0
     for it in range(1, max_iter + 1):
-        lam_abs, outl, edges, law = _lam_hat(eigs, config, n, gamma, n_mc, seed)
+        lam_abs, outl, edges, law = _lam_hat(eigs, config, n, gamma, n_mc, seed, estimator=estimator)
         if lam_abs.size < 2:
             raise ValueError(f"eigenvalues={np.round(eigs, 4).tolist()} hold {lam_abs.size} outlier(s) beyond the predicted "
                              f"bulk {np.round(edges, 4).tolist()} at n={n}: need at least 2 to fit gamma")
@@ -148,7 +165,7 @@ def estimate_spectrum(eigenvalues, config, n: int, n_mc: int = 100_000, seed: in
         bumped = eigs.copy()
         j = int(np.flatnonzero(eigs == outl[k])[0])
         bumped[j] = eigs[j] + sd_e
-        la, _, _, _ = _lam_hat(bumped, config, n, gamma, n_mc, seed, law)
+        la, _, _, _ = _lam_hat(bumped, config, n, gamma, n_mc, seed, law, estimator)
         grads.append(fit_gamma(la, config.latent)[0] - gamma if la.size >= 2 else 0.0)
     se_eig = float(np.sqrt(np.sum(np.square(grads))))
     order = np.argsort(-lam_abs)
@@ -157,8 +174,10 @@ def estimate_spectrum(eigenvalues, config, n: int, n_mc: int = 100_000, seed: in
 
 
 def estimate_from_result(res, n_mc: int = 100_000, seed: int = 0) -> SpectrumEstimate:
-    """`estimate_spectrum` on a RunResult's top_eigs (its d, q, d1, g; sigma taken as 0, a RunResult lacks it)."""
+    """`estimate_spectrum` on a RunResult's top_eigs (its d, q, d1, g, input model and estimator; sigma taken as 0,
+    a RunResult lacks it)."""
     from hierarchical_model import TeacherConfig
 
     cfg = TeacherConfig(d=res.d, q=res.q, d1=res.d1, gamma=res.gamma, g=res.g, input_model=res.input_model)
-    return estimate_spectrum(np.asarray(res.top_eigs), cfg, res.n, n_mc=n_mc, seed=seed)
+    return estimate_spectrum(np.asarray(res.top_eigs), cfg, res.n, n_mc=n_mc, seed=seed,
+                             estimator=getattr(res, "estimator", "paper"))

@@ -7,7 +7,8 @@ with c = D/n fixed, the spectral law of S has the Stieltjes transform m(z) = int
 unique solution with Im m > 0 for Im z > 0 of Silverstein's equation
     m(z) = 1 / ( -z + E_w[ w / (1 + c w m(z)) ] ).                                        (R1)
 (All labels w = 1 gives Marchenko-Pastur with ratio c, edges (1 +- sqrt c)^2; w = +-1 with small c gives the
-semicircle of radius 2 sqrt(c); both are tests.) The law of C is that of S shifted by -E[w]: m_C(z) = m_S(z + E[w]).
+semicircle of radius 2 sqrt(c); both are tests.) The law of C is that of S shifted by -E[w]: m_C(z) = m_S(z + E[w]) (by -E[y] in the Hermite model, where the
+atoms are w = kappa s^2 y: `LabelLaw.shift`, `theory.hermite_law`).
 The density is rho(x) = Im m(x + i0) / pi.
 
 Edges. With x = -c m real, (R1) inverts to the explicit map
@@ -39,7 +40,12 @@ class LabelLaw:
     """A discrete law of the label weight w = T(y): atoms ``w`` (K,), probabilities ``p`` (K,), and for each
     latent direction i the conditional spike moment ``a[i, k] = E[h1_i^2 - 1 | w in atom k]`` (d1, K), which is
     all the spike formulas of `theory.spikes` need of the joint law of (w, h1).
-    ``mean`` is E[w] of the untruncated law (the shift of C's "- I_D" term)."""
+    ``mean`` is E[w] of the untruncated law. ``shift`` is what C subtracts times I_D when it is not E[w]: in the
+    Hermite model w = kappa s^2 y but C subtracts the sample mean of y (HERMITE.md section 3), so shift = E[y]
+    (E[y (2 s - 1)] for the chaos estimator, `theory.hermite_law`); None means shift = mean (Gaussian-equivalent).
+    ``tail`` (optional): the sorted raw Monte Carlo weights of both tails, for single-sample outliers.
+    ``extra_var``: E[sum_k w_k^2] of minor per-sample atoms (chaos estimator, `theory.hermite_law`), which enter
+    the bulk as a free semicircle of variance c * extra_var (`theory.remainder`); 0 elsewhere."""
 
     w: np.ndarray
     p: np.ndarray
@@ -47,6 +53,14 @@ class LabelLaw:
     mean: float
     n_mc: int = 0
     seed: int = 0
+    shift: float | None = None
+    tail: np.ndarray | None = None
+    extra_var: float = 0.0
+
+    @property
+    def centre(self) -> float:
+        """The multiple of I_D that C subtracts: ``shift``, or E[w] when it is None."""
+        return self.mean if self.shift is None else self.shift
 
     def expect(self, f: np.ndarray) -> np.ndarray:
         """E_w[f(w)] for f evaluated on the atoms along the last axis."""
@@ -81,7 +95,7 @@ def label_law(config, lam=None, n_mc: int = 400_000, seed: int = 0, n_atoms: int
 
     h1 ~ N(0, I_d1) (orthonormal rows of A make h1 = A g exactly standard), h2 = (1/sqrt 2) sum_i lambda_i
     (h1_i^2 - 1), xi ~ N(0, 1); ``n_mc`` samples from numpy's default_rng(seed). ``lam`` is the signed lambda
-    (default: the seed-0 teacher's). The samples are compressed to ``n_atoms`` atoms by `compress_samples`.
+    (required: Teacher(config, s).lam for teacher s). The samples are compressed to ``n_atoms`` atoms by `compress_samples`.
     Monte Carlo error of a bin-averaged moment: O(1/sqrt(n_mc)) (about 0.002 at the default)."""
     from hierarchical_model import make_link
 
@@ -117,11 +131,15 @@ def compress_samples(w, s, n_atoms: int = 800) -> LabelLaw:
     return LabelLaw(w=atoms, p=counts / N, a=a, mean=float(w.mean()), n_mc=N)
 
 
-def _signed_lam(config, lam) -> np.ndarray:
+def _signed_lam(config, lam, seed: int | None = None) -> np.ndarray:
+    """The signed lambda_i: ``lam`` when given, else teacher ``seed``'s; one of them is required (the signs decide
+    on which side of the bulk each spike sits, so there is no default teacher)."""
     from hierarchical_model import Teacher
 
     if lam is None:
-        return np.asarray(Teacher(config, 0).lam, np.float64)
+        if seed is None:
+            raise ValueError("lam=None and seed=None is not allowed: pass the teacher's seed or its signed lambda_i")
+        return np.asarray(Teacher(config, check_int("seed", seed, 0, 2**31 - 1)).lam, np.float64)
     lam = check_finite_array("lam", lam, 1, f"({config.latent},)")
     if lam.size != config.latent:
         raise ValueError(f"lam has {lam.size} entries: must have d1={config.latent}")
@@ -141,7 +159,7 @@ def stieltjes(z, c: float, law, eta_start: float | None = None) -> np.ndarray:
     geometrically (factor 8 per step) to its target; a Newton step leaving the upper half-plane is replaced by a fixed-point step."""
     law = _law(law)
     c = check_float("c", c, 0.0, lo_open=True)
-    z = np.atleast_1d(np.asarray(z, np.complex128)) + law.mean
+    z = np.atleast_1d(np.asarray(z, np.complex128)) + law.centre
     w, p = law.w, law.p
     scale = 1.0 + np.max(np.abs(w)) * (1.0 + c)
     eta0 = scale if eta_start is None else eta_start
@@ -186,10 +204,11 @@ def density(x, c: float, law, eta: float = 1e-7) -> np.ndarray:
 
 # ---- edges from the inverse map ----------------------------------------------------------------------
 def z_of_x(x, c: float, law) -> np.ndarray:
-    """(R2) for C: z_C(x) = c/x + E[w/(1 - x w)] - E[w], the inverse of x = -c m_C on the real axis."""
+    """(R2) for C: z_C(x) = c/x + E[w/(1 - x w)] - E[w], the inverse of x = -c m_C on the real axis
+    (- ``law.shift`` in place of - E[w] where the law has one)."""
     law = _law(law)
     x = np.asarray(x, np.float64)
-    return c / x + (law.w / (1.0 - x[..., None] * law.w)) @ law.p - law.mean
+    return c / x + (law.w / (1.0 - x[..., None] * law.w)) @ law.p - law.centre
 
 
 def dz_dx(x, c: float, law) -> np.ndarray:

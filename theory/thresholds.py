@@ -5,7 +5,9 @@ teacher order). For one configuration, n_i_emp is the n at which the seed-mean c
 1/2 upwards (MODEL.md section 3's recovery criterion), interpolated linearly in log n between the two grid
 points around the crossing; its confidence interval comes from a bootstrap over seeds. The predictions are the
 naive BBP thresholds of `theory.asymptotics` and, when importable, the finite-size ones of
-`theory.finite_size.finite_size_thresholds`.
+`theory.per_seed.seed_mean_thresholds`: the first crossings of the seed-mean of the per-seed predictions
+(each with that seed's signed lambda_i), for the seeds present in the table, its input model and its estimator
+(column `estimator`, 'paper' when absent).
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ from hierarchical_model.teacher import TeacherConfig
 
 from .asymptotics import naive_thresholds
 
-__all__ = ["REQUIRED_COLUMNS", "CONFIG_COLUMNS", "check_columns", "config_of", "split_configs", "seed_cube",
+__all__ = ["REQUIRED_COLUMNS", "CONFIG_COLUMNS", "check_columns", "config_of", "estimator_of", "split_configs", "seed_cube",
            "bootstrap_seed_means", "percentile_ci", "first_crossing", "empirical_thresholds", "threshold_table"]
 
 # Columns every check needs (the results table contract, MODEL.md section 3's metrics).
 REQUIRED_COLUMNS = ("n", "seed", "d", "q", "D", "d1", "gamma", "eps", "g", "input_model", "cos2", "ang_err",
                     "lam", "recovered", "mse", "nmse")
 # Columns that identify a configuration when no config_hash is given.
-CONFIG_COLUMNS = ("d", "q", "d1", "eps", "gamma", "g", "input_model", "sigma", "a_kind", "label_transform")
+CONFIG_COLUMNS = ("d", "q", "d1", "eps", "gamma", "g", "input_model", "sigma", "a_kind", "label_transform", "estimator")
 
 
 def check_columns(df: pd.DataFrame, needed=REQUIRED_COLUMNS) -> None:
@@ -63,6 +65,16 @@ def config_of(df: pd.DataFrame) -> TeacherConfig:
     return TeacherConfig(d=int(r["d"]), q=int(r["q"]), eps=float(r["eps"]), gamma=float(r["gamma"]), g=str(r["g"]),
                          d1=int(r["d1"]), a_kind=str(r.get("a_kind", "orthonormal")), sigma=float(r.get("sigma", 0.0)),
                          input_model=str(r["input_model"]))
+
+
+def estimator_of(df: pd.DataFrame) -> str:
+    """The first-layer estimator of a one-configuration table: its `estimator` column, 'paper' when absent."""
+    if "estimator" not in df.columns:
+        return "paper"
+    vals = set(df["estimator"])
+    if len(vals) != 1:
+        raise ValueError(f"results table holds estimators {sorted(vals)}: must hold one (group by config_hash first)")
+    return str(vals.pop())
 
 
 def seed_cube(df: pd.DataFrame, column: str):
@@ -149,16 +161,21 @@ def empirical_thresholds(df: pd.DataFrame, level: float = 0.5, n_boot: int = 100
                          "n_emp_hi": hi, "boot_crossed": np.mean(np.isfinite(boot), axis=0), "censored": censored})
 
 
-def _finite_size(config, lam):
-    """theory.finite_size.finite_size_thresholds when importable and working, else (NaN, note)."""
+def _finite_size(config, df):
+    """theory.per_seed.seed_mean_thresholds for the seeds (and their signed lambdas) of ``df`` when importable
+    and working, else (NaN, note)."""
+    k = int(config.latent)
     try:
-        from .finite_size import finite_size_thresholds
+        from .per_seed import seed_mean_thresholds
     except ImportError as exc:
-        return np.full(lam.size, np.nan), f"finite-size theory not importable ({exc})"
+        return np.full(k, np.nan), f"finite-size theory not importable ({exc})"
+    first = df.sort_values(["seed", "n"]).groupby("seed", sort=True)["lam"].first()
+    seeds = [int(s) for s in first.index]
+    lams = [np.asarray(v, np.float64) for v in first]
     try:
-        return np.asarray(finite_size_thresholds(config, lam), np.float64), ""
+        return np.asarray(seed_mean_thresholds(config, seeds, lams, estimator=estimator_of(df)), np.float64), ""
     except Exception as exc:  # noqa: BLE001 - a failing prediction must not hide the measured table
-        return np.full(lam.size, np.nan), f"finite-size theory failed: {type(exc).__name__}: {exc}"
+        return np.full(k, np.nan), f"finite-size theory failed: {type(exc).__name__}: {exc}"
 
 
 def threshold_table(df: pd.DataFrame, level: float = 0.5, n_boot: int = 1000, ci: float = 0.9, seed: int = 0,
@@ -166,7 +183,7 @@ def threshold_table(df: pd.DataFrame, level: float = 0.5, n_boot: int = 1000, ci
     """`empirical_thresholds` beside the predictions, for one configuration: columns direction, lam
     (first seed's signed lambda_i), n_emp, n_emp_lo, n_emp_hi, boot_crossed, censored, n_naive
     (`asymptotics.naive_thresholds`, T = identity), ratio_naive = n_emp / n_naive, n_finite
-    (`finite_size.finite_size_thresholds(config, lam)` or NaN), ratio_finite, note."""
+    (`per_seed.seed_mean_thresholds` over the table's seeds, or NaN), ratio_finite, note."""
     check_columns(df, ("n", "seed", "cos2", "lam", "d", "q", "d1", "eps", "gamma", "g", "input_model"))
     config = config_of(df)
     table = empirical_thresholds(df, level, n_boot, ci, seed)
@@ -180,12 +197,8 @@ def threshold_table(df: pd.DataFrame, level: float = 0.5, n_boot: int = 1000, ci
     if "label_transform" in df.columns and set(df["label_transform"]) != {"identity"}:
         notes.append("naive thresholds assume T = identity")
     if finite_size:
-        n_finite, note = _finite_size(config, lam)
-        notes += [note] if note else []
-        signs = {tuple(np.sign(np.asarray(v, np.float64))) for v in df["lam"]}
-        if len(signs) > 1 and not note:
-            notes.append(f"n_finite uses seed {int(df['seed'].min())}'s signs of lambda; {len(signs)} sign patterns "
-                         "across seeds (the selection of an outlier depends on its side of the bulk)")
+        n_finite, note = _finite_size(config, df)
+        notes += [note] if note else [f"n_finite: seed mean of the predictions of seeds {sorted(set(map(int, df['seed'])))}"]
     else:
         n_finite = np.full(lam.size, np.nan)
         notes.append("finite-size theory not requested")

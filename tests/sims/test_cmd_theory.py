@@ -6,7 +6,7 @@ import pytest
 
 from sims.cli import main
 
-SMALL = ["theory", "--d", "12", "--gamma", "0.4", "--g", "tanh", "--n-mc", "20000"]
+SMALL = ["theory", "--d", "12", "--gamma", "0.4", "--g", "tanh", "--n-mc", "20000", "--input-model", "gaussian_equivalent"]
 
 
 def test_json_output_has_the_prediction_fields(capsys):
@@ -29,12 +29,25 @@ def test_seed_selects_the_teachers_signed_lambdas_and_the_report_is_readable(cap
 
     assert main(SMALL + ["--alpha", "3", "--seed", "2"]) == 0
     text = capsys.readouterr().out
-    lam = hm.Teacher(hm.TeacherConfig(d=12, gamma=0.4, g="tanh"), 2).lam
+    lam = hm.Teacher(hm.TeacherConfig(d=12, gamma=0.4, g="tanh", input_model="gaussian_equivalent"), 2).lam
     assert "n=1728" in text and f"{lam[0]:+.3f}" in text and "bulk of C" in text
 
 
+def test_explicit_lam_and_the_chaos_estimator_of_the_hermite_model(capsys):
+    """--lam predicts for a teacher drawn elsewhere (its weights in teacher order); the law is the input
+    model's and the estimator's, and says so."""
+    argv = ["theory", "--d", "12", "--gamma", "0.4", "--g", "tanh", "--n-mc", "20000", "--n", "3000",
+            "--estimator", "chaos", "--lam", "0.7,-0.55,0.45", "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["lam"] == [0.7, -0.55, 0.45] and out["lam_source"] == "--lam" and out["estimator"] == "chaos"
+    assert out["theory_model"].startswith("hermite radial W-law") and len(out["cos2_pred"]) == 3
+
+
 @pytest.mark.parametrize("bad, name", [(["--gamma", "-1"], "gamma"), (["--n", "0"], "n"), (["--g", "cosh"], "g"),
-                                       (["--n-mc", "10"], "n_mc"), (["--d", "1"], "d")])
+                                       (["--n-mc", "10"], "n_mc"), (["--d", "1"], "d"), (["--lam", "0.5,0.5"], "lam"),
+                                       (["--lam", "a,b,c"], "lam"), (["--estimator", "chaos"], "estimator"),
+                                       (["--estimator", "both"], "estimator")])
 def test_bad_input_exits_2_with_one_line(capsys, bad, name):
     assert main(SMALL + bad + ["--json"]) == 2
     cap = capsys.readouterr()

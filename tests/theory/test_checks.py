@@ -142,20 +142,24 @@ def test_threshold_table_predictions(monkeypatch):
     np.testing.assert_allclose(table["n_naive"], asymptotics.naive_thresholds(cfg))
     np.testing.assert_allclose(table["ratio_naive"], table["n_emp"] / table["n_naive"])
     assert table["n_finite"].isna().all() and "not requested" in table["note"][0]
-    # the finite-size column comes from theory.finite_size.finite_size_thresholds(config, lam)
-    import theory.finite_size as fs
+    # the finite-size column is the seed mean of the per-seed predictions of the seeds in the table, each with
+    # that seed's signed lambda (theory.per_seed.seed_mean_thresholds), for the table's estimator
+    import theory.per_seed as ps
 
     seen = {}
 
-    def fake(config, lam):
-        seen.update(config=config, lam=np.asarray(lam))
+    def fake(config, seeds, lams, estimator="paper"):
+        seen.update(config=config, seeds=seeds, lams=lams, estimator=estimator)
         return np.arange(1.0, 5.0) * 1000
 
-    monkeypatch.setattr(fs, "finite_size_thresholds", fake)
-    table = thresholds.threshold_table(df, finite_size=True, **FAST)
-    assert seen["config"] == cfg and np.allclose(np.abs(seen["lam"]), hm.spike_weights(4, 0.8))
+    monkeypatch.setattr(ps, "seed_mean_thresholds", fake)
+    table = thresholds.threshold_table(df.assign(estimator="chaos"), finite_size=True, **FAST)
+    assert seen["config"] == cfg and seen["seeds"] == [0, 1, 2, 3, 4] and seen["estimator"] == "chaos"
+    for s, lam in zip(seen["seeds"], seen["lams"]):
+        np.testing.assert_array_equal(lam, df[df["seed"] == s]["lam"].iloc[0])
     np.testing.assert_allclose(table["n_finite"], [1000, 2000, 3000, 4000])
-    monkeypatch.setattr(fs, "finite_size_thresholds", lambda config, lam: 1 / 0)
+    assert "seeds [0, 1, 2, 3, 4]" in table["note"][0]
+    monkeypatch.setattr(ps, "seed_mean_thresholds", lambda *a, **k: 1 / 0)
     table = thresholds.threshold_table(df, finite_size=True, **FAST)
     assert table["n_finite"].isna().all() and "ZeroDivisionError" in table["note"][0]
 

@@ -138,13 +138,15 @@ def test_mse_from_overlaps_is_the_unrecovered_energy_for_the_identity_link():
 
 
 def test_prediction_object_and_bad_input():
-    cfg = hm.TeacherConfig(d=12, gamma=0.4, g="tanh")
-    p = predict(cfg, [500, 4000], n_mc=20_000)
+    cfg = hm.TeacherConfig(d=12, gamma=0.4, g="tanh", input_model="gaussian_equivalent")
+    p = predict(cfg, [500, 4000], n_mc=20_000, seed=0)
     d = json.loads(json.dumps(p.to_dict()))
     assert d["ns"] == [500, 4000] and len(d["cos2"][0]) == cfg.latent and len(d["bulk_edges"][1]) == 2
     assert p.qh[1] > p.qh[0] and p.mse_pred[1] < p.mse_pred[0]
-    assert np.array_equal(p.lam, hm.Teacher(cfg, 0).lam)  # default: the seed-0 teacher's signed lambdas
+    assert np.array_equal(p.lam, hm.Teacher(cfg, 0).lam)  # seed: that teacher's signed lambdas
+    with pytest.raises(ValueError, match="seed=None"):  # no default teacher
+        predict(cfg, [1000])
     with pytest.raises(ValueError, match="n=0"):
-        predict(cfg, [0])
+        predict(cfg, [0], seed=0)
     with pytest.raises(ValueError, match="lam has 2 entries"):
         predict(cfg, [1000], lam=[0.5, 0.5])

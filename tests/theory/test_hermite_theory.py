@@ -1,0 +1,231 @@
+"""The Hermite model's finite-size theory (HERMITE.md section 3): radial W-law, remainder M, chaos estimator,
+per-seed predictions, single-sample tails, against Monte Carlo and simulated spectra."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import hierarchical_model as hm
+from theory.compare import simulate_hermite
+from theory.finite_size import predict
+from theory.hermite_law import chaos_atoms, hermite_label_law, kappa, spike_lengthening, weight_law
+from theory.per_seed import predict_seeds
+from theory.remainder import Bulk, Remainder, _isometry, remainder, zero_remainder
+from theory.resolvent import atom_law, bulk_edges, compress_samples, label_law, stieltjes
+from theory.spikes import outliers, spike_strength
+from theory.tails import tail_locations
+
+CFG40 = hm.TeacherConfig(d=40, gamma=0.4, g="tanh")
+
+
+def test_radial_law_spikes_lengthen_by_kappa2_es4_and_centre_on_y():
+    """g = id: E[W (z_i^2 - 1)] = sqrt 2 lambda_i kappa^2 E[s^4] (= 1.42 sqrt 2 lambda_i at d = 20), within 5 Monte
+    Carlo sd; the paper law is centred by E[y], the chaos law by E[y (2 s - 1)], which removes the shift
+    E[W] - E[y] = Cov(y, kappa s^2) to O(1/d^2)."""
+    cfg = hm.TeacherConfig(d=20, gamma=0.4, g="id")
+    lam = hm.Teacher(cfg, 0).lam
+    law = hermite_label_law(cfg, lam, n_mc=400_000, seed=1)
+    sd = 5 * np.sqrt(np.sum(law.w**2 * law.p) * 3.0 / law.n_mc)
+    np.testing.assert_allclose(spike_strength(law), np.sqrt(2) * lam * spike_lengthening(20), atol=sd)
+    assert spike_lengthening(20) == pytest.approx(24 * 26 / (20 * 22))
+    s = np.random.default_rng(0).chisquare(20, 10**6) / 20
+    assert kappa(20) ** 2 * np.mean(s**4) == pytest.approx(spike_lengthening(20), rel=0.01)
+    chaos = hermite_label_law(cfg, lam, "chaos", n_mc=400_000, seed=1)
+    shift_paper, shift_chaos = law.mean - law.centre, chaos.mean - chaos.centre
+    # d = 20, g = id: Cov(y, kappa s^2) = sum(lam) (kappa^2 E s^4 - 1)/sqrt 2
+    assert shift_paper == pytest.approx(np.sum(lam) * (spike_lengthening(20) - 1) / np.sqrt(2), abs=0.02)
+    assert abs(shift_chaos) < 0.15 * abs(shift_paper)
+
+
+def test_chaos_atoms_are_the_eigenvalues_of_one_samples_operator():
+    """(W3): for one x, F F^T - 2 I - X (+) X (the chaos estimator's per-sample operator minus I) has the
+    eigenvalues r1, r2 (plane {T, I - T}), -d s (d - 1 times) and 0; chaos_atoms returns them scaled by
+    f = kappa s^2 / (|X|^2/2)."""
+    d = 7
+    P = _isometry(d).reshape(-1, d * d)
+    fm = hm.HermiteFeatures(d, 2)
+    x = np.random.default_rng(3).standard_normal(d)
+    F = np.asarray(fm.explicit(x[None]), np.float64)[0]
+    X = np.outer(x, x) - np.eye(d)
+    ksum = P @ (np.kron(X, np.eye(d)) + np.kron(np.eye(d), X)) @ P.T
+    ev = np.linalg.eigvalsh(np.outer(F, F) - 2 * np.eye(F.size) - ksum)
+    s = x @ x / d
+    f = kappa(d) * s * s / (np.sum(X * X) / 2)
+    main, minor, minor2 = chaos_atoms(np.array([s]), d)
+    r1, rest = ev[-1], ev[:-1]
+    assert main[0] == pytest.approx(f * r1, rel=1e-6)
+    assert minor[0] == pytest.approx(f * rest.sum(), rel=1e-6)
+    assert minor2[0] == pytest.approx(f * f * np.sum(rest**2), rel=1e-6)
+    assert np.sum(np.isclose(rest, -d * s, rtol=1e-6)) == d - 1
+
+
+def test_zero_remainder_reduces_to_the_gaussian_equivalent_formulas():
+    cfg = hm.TeacherConfig(d=20, gamma=0.4, g="tanh", input_model="gaussian_equivalent")
+    law = label_law(cfg, hm.Teacher(cfg, 0).lam, n_mc=50_000).truncated(3000)
+    c = cfg.D / 3000
+    b = Bulk(c, law, zero_remainder(cfg.latent))
+    np.testing.assert_allclose(b.edges(), bulk_edges(c, law), rtol=1e-9)
+    np.testing.assert_allclose(np.nan_to_num(b.outliers()[0]), np.nan_to_num(outliers(c, law)[0]), rtol=1e-8)
+    np.testing.assert_allclose(b.outliers()[1], outliers(c, law)[1], rtol=1e-7, atol=1e-12)
+    z = np.array([-0.2 + 1e-6j, 0.05 + 1e-6j, 0.4 + 1e-3j])
+    np.testing.assert_allclose(b.solve(z)[0], stieltjes(z, c, law), rtol=1e-8)
+
+
+def test_silverstein_bai_with_a_deterministic_m_matches_a_simulated_matrix():
+    """M = diag(mu) with a coupling m_1 between u = e_1 and e_2, plus (1/n) sum w g g^T (w = +-1 with a spike
+    correlation on g_1): bulk edges, and the outlier and its cos^2 of (M2)-(M4) against 4 matrices
+    (D = 400, n = 2000; edge fluctuations ~ D^(-2/3), outlier sd ~ sqrt(2/n) = 0.03)."""
+    rng = np.random.default_rng(5)
+    D, n = 400, 2000
+    mu = np.linspace(-0.3, 0.3, D - 1)
+    Mfull = np.zeros((D, D))
+    Mfull[1:, 1:] = np.diag(mu)
+    Mfull[0, 0], Mfull[0, 1], Mfull[1, 0] = 0.1, 0.3, 0.3
+
+    def labels(g1):
+        return np.where(rng.random(g1.size) < 0.5 + 0.3 * np.tanh(g1**2 - 1), 1.0, -1.0)
+
+    h = rng.standard_normal(400_000)
+    w = labels(h)
+    law = compress_samples(w, h * h - 1.0, 300)
+    rem = Remainder(kind="exact", Mii=np.array([0.1]), mu=mu, b=np.zeros((1, D - 1)))
+    rem = dataclasses.replace(rem, b=(0.3**2 * (np.arange(D - 1) == 0))[None, :].astype(float))
+    bulk = Bulk(D / n, law, rem)
+    edges = bulk.edges()
+    z, c2 = bulk.outliers()
+    sims = []
+    for _ in range(4):
+        G = rng.standard_normal((n, D))
+        ww = labels(G[:, 0])
+        ev, V = np.linalg.eigh(Mfull + (G * ww[:, None]).T @ G / n - ww.mean() * np.eye(D))
+        sims.append((ev[0], ev[-2], ev[-1], V[0, -1] ** 2))
+    sims = np.mean(sims, axis=0)
+    assert sims[0] == pytest.approx(edges[0], abs=0.05) and sims[1] == pytest.approx(edges[1], abs=0.05)
+    assert sims[2] == pytest.approx(z[0], abs=0.04) and sims[3] == pytest.approx(c2[0], abs=0.08)
+    # the coupling m_1 matters (measured: cos^2 0.24 simulated, 0.28 with it, 0.05 without)
+    c0 = Bulk(D / n, law, dataclasses.replace(rem, b=np.zeros((1, D - 1)))).outliers()[1][0]
+    assert abs(c0 - sims[3]) > 0.1, (c0, c2[0], sims[3])
+
+
+@pytest.fixture(scope="module")
+def noise_spectra():
+    """Pure-noise Hermite spectra (labels +-1 independent of x), both estimators: d = 20 and d = 40."""
+    out = {}
+    for d, ns in ((20, [5000]), (40, [8200])):
+        cfg = hm.TeacherConfig(d=d, gamma=0.4, g="tanh")
+        y = np.random.default_rng(d).choice([-1.0, 1.0], size=max(ns))
+        out[d] = simulate_hermite(cfg, 0, ns, labels=y)
+    return out
+
+
+@pytest.mark.parametrize("d", [20, 40])
+def test_w_law_bulk_edges_match_pure_noise_hermite_spectra(noise_spectra, d):
+    """HERMITE.md section 3: the W-weighted law (atoms kappa s^2 y) gives the Hermite bulk edges, the
+    Gaussian-equivalent law (atoms y) is too narrow; the chaos estimator's bulk (W3)-(W4) is narrower still.
+    Measured (extreme eigenvalues): d = 40, n = 8200: paper -0.729/+0.766 vs W-law -0.754/+0.757 (GE -0.661/+0.661);
+    chaos -0.700/+0.725 vs -0.717/+0.717; d = 20, n = 5000: paper -0.514/+0.593 vs -0.518/+0.518."""
+    rng = np.random.default_rng(1)
+    D = d * (d + 1) // 2
+    s, y = rng.chisquare(d, 400_000) / d, rng.choice([-1.0, 1.0], 400_000)
+    for rec in noise_spectra[d]:
+        n, c = rec["n"], D / rec["n"]
+        for est in ("paper", "chaos"):
+            law = weight_law(y, s, d, np.zeros((y.size, 1)), est).truncated(n)
+            pred = Bulk(c, law, zero_remainder(1)).edges()
+            spec = rec[est]["spec"]  # the 2nd and 3rd extremes: the 1st is a single sample's at d = 20
+            np.testing.assert_allclose([spec[1:3].mean(), spec[-3:-1].mean()], pred, atol=0.05 * (pred[1] - pred[0]))
+        ge = bulk_edges(c, atom_law(np.array([-1.0, 1.0])))
+        assert rec["paper"]["spec"][-1] - rec["paper"]["spec"][0] > 1.1 * (ge[1] - ge[0])
+
+
+@pytest.mark.slow
+def test_predicted_qh_and_cos2_match_the_library_learner_at_d40_both_estimators():
+    """Target of issue 11 (tanh, d = 40, gamma = 0.4, 4 seeds, each predicted with its own teacher):
+    |predicted - simulated| mean q_h < 0.05 at every n. Per-direction 4-seed means: measured max 0.19 (a
+    minority-sign direction whose selection the theory flips at a slightly different n), bounded here by 0.25."""
+    ns = [4000, 8000, 16000, 32000]
+    for est in ("paper", "chaos"):
+        kw = {} if est == "paper" else {"estimator": "chaos"}
+        try:
+            sims = [hm.run_path(CFG40, ns, s, engine="dense", n_test=256, **kw) for s in range(4)]
+        except TypeError:
+            pytest.skip("the learner has no estimator= keyword yet (chaos estimator not merged)")
+        pred = predict_seeds(CFG40, ns, range(4), estimator=est, n_mc=100_000, with_mse=False)
+        sim_qh = np.mean([[r.qh for r in path] for path in sims], axis=0)
+        sim_cos2 = np.mean([[r.cos2 for r in path] for path in sims], axis=0)
+        assert np.max(np.abs(pred.qh - sim_qh)) < 0.05, (est, np.round(pred.qh, 3), np.round(sim_qh, 3))
+        assert np.max(np.abs(pred.cos2 - sim_cos2)) < 0.25, (est, np.round(pred.cos2 - sim_cos2, 2))
+        assert "hermite radial W-law" in pred.meta["model"] and pred.per_seed["qh"].shape == (4, len(ns))
+
+
+@pytest.mark.slow
+def test_single_sample_outliers_of_the_identity_link_at_d20():
+    """Issue 11, item 4, g = id, d = 20 (D = 210), paper estimator, 4 seeds x n in {2000, 8000}: eigenvalues
+    beyond the predicted bulk edges that lie outside span(A) (overlap < 0.3) against (T2)'s expected count of
+    single-sample outliers. Measured (6 seeds, n = 2000, 8000, 32000): 2.4 per spectrum simulated, 1.8 predicted;
+    the theory's count is within a factor 2 and clearly non-zero, and zero for bounded weights."""
+    cfg = hm.TeacherConfig(d=20, gamma=0.4, g="id")
+    ns = [2000, 8000]
+    sim, pred = [], []
+    for s in range(4):
+        p = predict(cfg, ns, seed=s, n_mc=100_000, with_mse=False)
+        pred.append(p.meta["tail_outliers"])
+        for k, rec in enumerate(simulate_hermite(cfg, s, ns)):
+            lo, hi = p.bulk_edges[k]
+            spec, span = rec["paper"]["spec"], rec["paper"]["span"]
+            sim.append(np.sum(((spec > hi) | (spec < lo)) & (span < 0.3)))
+    sim_mean, pred_mean = np.mean(sim), np.mean(pred)
+    assert pred_mean > 0.5 and 0.5 < sim_mean / pred_mean < 2.0, (sim, pred)
+    # bounded weights (labels +-1, s fixed at 1) have no tail beyond the edge
+    law = weight_law(np.tile([-1.0, 1.0], 5000), np.ones(10_000), 20, np.zeros((10_000, 1)))
+    b = Bulk(210 / 2000, law, zero_remainder(1))
+    assert tail_locations(b, b.edge_omegas()).size == 0
+
+
+def test_remainder_is_consistent_with_the_hermite_signal_matrix():
+    """(M1) with the exact spectrum equals E[C] of (H1) minus the radial spikes and the trace, restricted off
+    span(A); the semicircle surrogate has its mean and variance (Hutchinson estimate, 48 probes)."""
+    from theory.hermite_signal import hermite_signal_matrix
+
+    cfg = hm.TeacherConfig(d=10, gamma=0.4, g="id")
+    t = hm.Teacher(cfg, 2)
+    rho = spike_lengthening(10)
+    U = t.directions
+    ref = hermite_signal_matrix(t) - np.sqrt(2) * rho * np.einsum("k,ki,kj->ij", t.lam, U, U)
+    ref -= np.trace(ref) / cfg.D * np.eye(cfg.D)
+    exact = remainder(t.A, t.lam, 10, 1.0, rho, "paper", "exact")
+    Q = np.linalg.qr(np.concatenate([U.T, np.eye(cfg.D)], axis=1))[0][:, cfg.latent:cfg.D]
+    np.testing.assert_allclose(exact.mu, np.linalg.eigvalsh(Q.T @ ref @ Q), atol=1e-6)  # (H1) is built in float32
+    np.testing.assert_allclose(exact.Mii, np.einsum("ki,ij,kj->k", U, ref, U), atol=1e-6)
+    semi = remainder(t.A, t.lam, 10, 1.0, rho, "paper", "semicircle")
+    assert semi.var == pytest.approx(exact.var, rel=0.25) and abs(semi.mean - exact.mean) < 0.3 * np.sqrt(exact.var)
+    chaos = remainder(t.A, t.lam, 10, 1.0, rho, "chaos", "exact")
+    assert chaos.var < 0.5 * exact.var  # the Kronecker-sum part, removed by the chaos estimator, dominates M
+
+
+def test_predict_requires_a_teacher_and_refuses_what_is_not_derived():
+    ge = hm.TeacherConfig(d=12, gamma=0.4, g="tanh", input_model="gaussian_equivalent")
+    with pytest.raises(ValueError, match="lam=None and seed=None"):
+        predict(ge, [1000])
+    with pytest.raises(ValueError, match="estimator='chaos' is not allowed"):
+        predict(ge, [1000], seed=0, estimator="chaos")
+    with pytest.raises(ValueError, match="conventions='authors' is not allowed"):
+        predict(hm.TeacherConfig(d=12, gamma=0.4, conventions="authors"), [1000], seed=0)
+    with pytest.raises(ValueError, match="q=3"):
+        predict(hm.TeacherConfig(d=6, q=3, gamma=0.4), [1000], seed=0)
+    # GE with explicit lam and seed: bit-identical to the Monte Carlo seed's law, as before
+    lam = hm.Teacher(ge, 1).lam
+    a = predict(ge, [1000, 4000], lam=lam, seed=1, n_mc=20_000, with_mse=False)
+    b = predict(ge, [1000, 4000], seed=1, n_mc=20_000, with_mse=False)
+    np.testing.assert_array_equal(a.cos2, b.cos2)
+    assert a.meta["model"].startswith("gaussian_equivalent")
+    # per-seed mean = mean of per-seed predictions, each with its own signs
+    m = predict_seeds(ge, [1000, 4000], [0, 1], n_mc=20_000, with_mse=False)
+    c0 = predict(ge, [1000, 4000], seed=0, n_mc=20_000, with_mse=False)
+    np.testing.assert_allclose(m.cos2, (c0.cos2 + b.cos2) / 2)
+    np.testing.assert_allclose(m.per_seed["lam"][1], lam)
+    # Hermite with lam only: directions drawn, and said so
+    he = hm.TeacherConfig(d=12, gamma=0.4, g="tanh")
+    p = predict(he, [2000], lam=[0.7, -0.5, 0.5], n_mc=20_000, with_mse=False, estimator="chaos")
+    assert "Haar" in p.meta["directions"] and "hermite radial W-law" in p.meta["model"]

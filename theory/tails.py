@@ -1,0 +1,46 @@
+"""Single-sample outliers of heavy-tailed label weights (issue 11, item 4; MODEL.md section 2, step 1).
+
+A sample mu enters C as W_mu g g^T / n with |g|^2 ~ D: alone it is a rank-one spike of strength c W_mu. In the
+Silverstein picture (x = -c m real, `theory.resolvent` (R2)) a weight W is a pole of E[w/(1 - x w)] at x = 1/W,
+and a sample whose weight lies beyond the bulk's edge point, 1/W < x_e (W > 1/x_e on the right, W < 1/x_e on the
+left), is not part of the bulk: it gives its own eigenvalue at
+    zeta_1(W) = z(1/W) = c W + E[w/(1 - w/W)] - centre          (~ c W + E[w] - centre for large W),         (T1)
+with the Remainder version omega_W: c m_M(omega_W) = -1/W, zeta_1 = zeta(omega_W) of `theory.remainder` (M2).
+The expected number of such eigenvalues of magnitude above t is
+    N_1(t) = n P(W beyond the edge point, |zeta_1(W)| > t),                                                 (T2)
+counted on the raw Monte Carlo tails of W (`LabelLaw.tail`, each sample of probability 1/n_mc). These eigenvalues
+take Algorithm 1's slots (`finite_size.select`) and carry no overlap with span(A). For bounded labels (tanh) N_1
+is zero; for g = id (W ~ kappa s^2 h2, exponential tails) it is O(1) at n / D ~ 10-100.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["tail_locations", "tail_count"]
+
+
+def tail_locations(bulk, om_edges, n_grid: int = 400) -> np.ndarray:
+    """(T1): eigenvalue locations of the raw tail samples of ``bulk.law`` lying beyond its edge points."""
+    law = bulk.law
+    W = law.tail
+    out = []
+    lo, hi = bulk.rem.support()
+    for side, oe in ((-1.0, om_edges[0]), (1.0, om_edges[1])):
+        om = oe + side * np.geomspace(1e-12, 1e6, n_grid) * (1.0 + abs(oe))
+        x = -bulk.c * bulk.rem.st(om)  # monotone from x_e (at the edge) to 0
+        w = W[(W * side > 0)]
+        w = w[(1.0 / w) * side < x[0] * side]  # beyond the edge point
+        if w.size == 0:
+            continue
+        # interpolate omega at x = 1/W (x decreasing in |omega|)
+        om_w = np.interp(side / w, (side * x)[::-1], om[::-1])
+        out.append(bulk.zeta(om_w))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def tail_count(t, n: int, bulk, om_edges, locations=None) -> np.ndarray:
+    """(T2): expected number of single-sample eigenvalues of magnitude above each t (array)."""
+    loc = tail_locations(bulk, om_edges) if locations is None else locations
+    t = np.atleast_1d(np.asarray(t, np.float64))
+    return n / bulk.law.n_mc * np.sum(np.abs(loc)[None, :] > t[:, None], axis=1)
