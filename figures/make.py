@@ -107,16 +107,25 @@ def _config(sub: pd.DataFrame):
 
 
 def _theory_for(sub, opts, cache):
-    """Finite-size curves on a geometric grid over the rows' n range (the seed-0 teacher's signs), or None."""
+    """Finite-size curves on a geometric grid over the rows' n range, or None: the mean of the per-seed
+    predictions over the teacher seeds present in ``sub`` (each with that seed's signed lambda), for the rows'
+    input model and estimator of C (issue 11 item 3: never one seed's prediction for seed-averaged data)."""
     if not (opts.theory and th.available()):
         return None
     cfg = _config(sub)
     ns = th.theory_grid(sub["n"].min(), sub["n"].max(), opts.theory_points)
-    return th.finite_size_curves(cfg, ns, n_mc=opts.n_mc, cache_dir=cache)
+    return th.finite_size_curves(cfg, ns, n_mc=opts.n_mc, cache_dir=cache, seeds=_seeds(sub), estimator=_estimator(sub))
+
+
+def _seeds(sub) -> list[int]:
+    return sorted(int(s) for s in sub["seed"].unique())
 
 
 def _theory_label(sub) -> str:
-    return "finite-size theory (Gaussian-equivalent)"
+    im = sub["input_model"].iloc[0]
+    if im == "gaussian_equivalent":
+        return "finite-size theory (Gaussian-equivalent)"
+    return f"finite-size theory (Hermite, {ESTIMATOR_LABELS.get(_estimator(sub), _estimator(sub))})"
 
 
 def _alpha(ns, d):
@@ -166,13 +175,12 @@ def _spectrum_panel(row, sub, opts, cache, density: bool = True):
     s = {"alpha": float(row["alpha"]), "n": int(row["n"]), "eigs": eigs, "input_model": row["input_model"],
          "outliers": fd.spectrum_outliers(row["top_eigs"], row["eig_tags"], row["eig_overlaps"])}
     if density and opts.theory and th.available():
-        from hierarchical_model import Teacher
-
         cfg = _config(sub)
         lo, hi = np.percentile(eigs, [0.5, 99.5])
         x = np.linspace(lo - 0.2 * (hi - lo), hi + 0.2 * (hi - lo), 400)
-        dens = th.bulk_density(cfg, int(row["n"]), x, lam=Teacher(cfg, int(row["seed"])).lam, n_mc=opts.n_mc,
-                               cache_dir=cache)
+        # the spectrum's own teacher (its signs, and for the Hermite remainder its directions) and estimator
+        dens = th.bulk_density(cfg, int(row["n"]), x, n_mc=opts.n_mc, cache_dir=cache, seed=int(row["seed"]),
+                               estimator=_estimator(sub))
         s.update(theory_x=dens["x"], theory_rho=dens["rho"], edges=list(dens["edges"]))
     return s
 
@@ -211,7 +219,7 @@ def fig2(runs, out, opts, cache):
         paths += draw.draw_spectra(spectra, Path(out) / "fig2_spectra",
                                    f"spectrum of C (paper's estimator): q={r['q']}, eps={r['eps']:g}, gamma={r['gamma']:g}, "
                                    f"g={r['g']}, d={r['d']} (D={r['D']}, d1={r['d1']}), seed {int(sub['seed'].min())}; "
-                                   "dashed: predicted bulk density (Gaussian-equivalent theory), dotted: its edges")
+                                   "dashed: predicted bulk density of the input model's theory, dotted: its edges")
     return paths
 
 

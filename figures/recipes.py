@@ -30,14 +30,17 @@ _OTHER_GAMMAS = [0.0, 0.2, 0.6, 0.8, 1.0]
 _SCALING_GAMMAS = [0.4, 0.6, 0.8, 1.0]
 
 _GE = {"input_model": "gaussian_equivalent"}
+# the Hermite sweeps of the Hermite panels run both estimators of C (HERMITE.md section 2); the chaos projection
+# needs x, so the Gaussian-equivalent sweeps keep the paper's
+_BOTH = {"estimator": ["paper", "chaos"]}
 # what each sweep varies, at the CPU scales (theory-facing sweeps in the Gaussian-equivalent model)
-_MODELS = {"main": _MAIN, "main_ge": {**_MAIN, **_GE}, "gammas": {**_MAIN, **_GE, "gamma": _OTHER_GAMMAS},
-           "tanh": {**_MAIN, "g": "tanh"}, "collapse": {**_MAIN, **_GE},
+_MODELS = {"main": {**_MAIN, **_BOTH}, "main_ge": {**_MAIN, **_GE}, "gammas": {**_MAIN, **_GE, "gamma": _OTHER_GAMMAS},
+           "tanh": {**_MAIN, "g": "tanh", **_BOTH}, "collapse": {**_MAIN, **_GE},
            "scaling": {**_MAIN, **_GE, "eps": 1.0, "gamma": _SCALING_GAMMAS},
            # beyond fig2-5: the Hermite input at several d (the Hermite collapse, and P1's several d on one axis,
            # with `main`'s d), the third link of P4 (quad = z^2 + z - 1), gamma = 1 at several d (P8, and P6's tail
            # sums at the largest d)
-           "collapse_hermite": _MAIN, "quad": {**_MAIN, "g": "quad"}, "gamma1": {**_MAIN, "gamma": 1.0}}
+           "collapse_hermite": {**_MAIN, **_BOTH}, "quad": {**_MAIN, "g": "quad"}, "gamma1": {**_MAIN, "gamma": 1.0}}
 # per scale: test size, and per sweep (d, seeds, alphas[, extra settings])
 _MF = {"engine": "matrix_free"}
 _SIZES = {
@@ -88,7 +91,7 @@ _BASELINES = {
 }
 _BASELINE_METHODS = ("hierarchical", "kernel", "kernel_hhat")  # ridge on all Hermite features of degree <= 4
 # (P = C(d+4, 4) + ... features) needs P^2 memory: beyond reach at d >= 20, it stays in the library
-_BASELINE_ESTIMATORS = ("paper",)
+_BASELINE_ESTIMATORS = ("paper", "chaos")
 
 # theory: Monte Carlo size of the label law and points of the n grid per curve
 _THEORY = {"quick": {"n_mc": 40_000, "theory_points": 10}, "cpu": {"n_mc": 200_000, "theory_points": 16},
