@@ -327,7 +327,7 @@ def draw_tail(mse_panel: dict, scatter: dict, overlap: dict, base, title: str = 
        the measured tail energy, with the diagonal MSE = tail;
     3. ``overlap`` {qh (mean_band over 'alpha'), rec (mean_band of the recovered count over 'alpha'), stairs
        {label: (alphas, m)} (post-steps), d1}: q_h on the left axis, recovered counts on the right axis."""
-    fig, axes = plt.subplots(1, 3, figsize=(14.0, 3.8))
+    fig, axes = plt.subplots(1, 3, figsize=(14.0, 4.6))
     ax = axes[0]
     curves = mse_panel["curves"]
     for color, c in zip(_colors(len(curves)), curves):
@@ -336,13 +336,14 @@ def draw_tail(mse_panel: dict, scatter: dict, overlap: dict, base, title: str = 
         ax.plot(line["x"], line["y"], line.get("style", ":"), color=line.get("color", "k"), lw=1.3,
                 label=line.get("label"), drawstyle=line.get("drawstyle", "default"))
     ax.set_yscale("log")
-    lo = min(float(c["tbl"]["lo"].min()) for c in curves)
+    lo = min([float(c["tbl"]["lo"].min()) for c in curves]
+             + [float(np.min(y[y > 0])) for y in (np.asarray(v["y"], float) for v in mse_panel.get("lines", [])) if (y > 0).any()])
     hi = max(float(c["tbl"]["hi"].max()) for c in curves)
     ax.set_ylim(0.5 * lo, 2.0 * hi)  # a predicted tail of 0 (every direction found) leaves the log axis
     ax.set_xlabel(r"$\alpha = \log n / \log d$")
     ax.set_ylabel(mse_panel["ylabel"])
     ax.set_title(mse_panel.get("title", ""))
-    ax.legend(loc="best", fontsize=6)
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.16), fontsize=6, ncol=2)  # below: the curves fill the axis
     ax = axes[1]
     tbl = scatter["tbl"]
     ax.errorbar(tbl["tail"], tbl["mean"], yerr=[tbl["mean"] - tbl["lo"], tbl["hi"] - tbl["mean"]], fmt="o", ms=3.5,

@@ -422,7 +422,8 @@ def links(runs, out, opts, cache):
 def gamma1(runs, out, opts, cache):
     """P8: NMSE and q_h against alpha for several d at gamma = 1 (Hermite input, paper's C, g = id), with the first
     and last transitions: the paper's alpha = q and q + 2 gamma eps (grey), and per d the naive n_1 and n_{d1} with
-    our constants (dotted, the colour of that d)."""
+    our constants (dotted, the colour of that d) and the first and last thresholds of the finite-size theory reached
+    on the data's n range (dashed)."""
     sub = _rows(runs, opts, gamma=1.0, g="id", **PAPER)
     ds = sorted(sub["d"].unique())
     colors = [f"C{k % 10}" for k in range(len(ds))]
@@ -431,10 +432,18 @@ def gamma1(runs, out, opts, cache):
     vlines = [(q, r"paper: first transition $\alpha = q$", "0.3", "-"),
               (q + 2 * gamma * eps, r"paper: last $\alpha = q + 2\gamma\epsilon$", "0.3", "--")]
     for d, color in zip(ds, colors):
-        naive = th.naive_thresholds(_config(sub[sub["d"] == d])) if th.available() else []
+        rows = sub[sub["d"] == d]
+        naive = th.naive_thresholds(_config(rows)) if th.available() else []
         if len(naive):
             a = _alpha([naive[0], naive[-1]], d)
             vlines += [(a[0], f"d = {d}: naive $n_1$, $n_{{d_1}}$", color, ":"), (a[1], None, color, ":")]
+        curves = _theory_for(rows, opts, cache)
+        if curves is not None:  # the first and last crossings of the seed-mean predicted cos^2 = 1/2
+            n_fs = th.finite_size_thresholds_from(curves)
+            a = _alpha(n_fs[np.isfinite(n_fs)], d)
+            if a.size:
+                vlines += [(a.min(), f"d = {d}: finite-size first, last $n_i$ (in range)", color, "--"),
+                           (a.max(), None, color, "--")]
     panels = []
     for col, ylabel, log in (("nmse", "test NMSE = MSE / Var(y)", True), ("qh", r"$q_h$", False)):
         panels.append({"ylabel": ylabel, "logy": log, "legend_loc": "lower left" if log else "upper left",

@@ -2,15 +2,18 @@
 (`sims.sweep.run_sweep(grid, out)`, resumable), and the baseline runs (resumable per (d, seed) shard).
 
 Scales:
-- quick: d = 20 (D = 210, d1 = 4) for fig2-5, alpha up to 4; collapse adds d = 12, 30; baselines at d = 30.
-  Within 10 minutes on 2 cores, every sweep and figure included.
-- cpu:   d = 40 (D = 820, d1 = 6), 4-5 seeds; collapse d = 24..56; baselines d = 30. Within 2 hours.
-- paper: d = 400 (D = 80200, d1 = 20) with the matrix-free engine (a GPU machine); spectra are not kept at this
-  D, so fig2's spectrum panels need a dense side sweep.
-At CPU sizes the Hermite input model is far from the theory (its E[C] has a deterministic part of norm ~ 1/d
-besides the spikes, theory/finite_size.py "Scope"), so the quick and cpu scales run the theory-facing sweeps
-(gammas, collapse) in the Gaussian-equivalent input model, where the finite-size theory is derived, and fig2's
-configuration in both input models (`main`, `main_ge`); the paper scale runs the Hermite model throughout.
+- quick: d = 20 (D = 210, d1 = 4) for fig2-5 and links, alpha up to 4; the collapse adds d = 12, 30, the Hermite
+  collapse (two estimators) d = 12, 24; gamma = 1 at
+  d = 12, 20; baselines at d = 30. Within 10 minutes on 2 cores, every sweep and figure included.
+- cpu:   d = 40 (D = 820, d1 = 6), 3-5 seeds; collapse d = 24..56, Hermite collapse d = 20, 30 (with main's 40);
+  gamma = 1 at d = 24, 40; baselines d = 30. Within 2 hours.
+- paper: the paper's parameters: d = 400 (D = 80200, d1 = 20) with the matrix-free engine (a GPU machine), several
+  d = 120, 250 (400), gamma = 1 at d = 120..800; spectra are not kept at these D, so P1's spectrum panel has a dense
+  side sweep (d = 140, alpha = 3.5) and fig2's spectrum panels need one.
+The theory-facing Gaussian-equivalent sweeps (gammas, collapse, scaling) are the model the resolvent formulas are
+derived in; fig2's configuration runs in both input models (`main`, `main_ge`), and the Hermite sweeps of the
+Hermite panels (main, tanh, collapse_hermite) at both estimators of C (the paper's, and the chaos-projected one of
+HERMITE.md section 2). The paper scale runs the Hermite model throughout.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ _SIZES = {
     "quick": {"n_test": 4000, "main": (20, "0-1", "1.5:4.0:0.125"), "main_ge": (20, "0-2", "1.5:4.0:0.125"),
               "gammas": (20, "0-1", "1.5:4.0:0.25"), "tanh": (20, "0-1", "1.5:4.0:0.25"),
               "collapse": ([12, 30], "0-1", "2.0:3.5:0.25"), "scaling": (16, "0-1", "1.5:4.5:0.25"),
-              "collapse_hermite": ([12, 30], "0-1", "2.0:3.5:0.25"), "quad": (20, "0-1", "1.5:4.0:0.25"),
+              "collapse_hermite": ([12, 24], "0-1", "2.0:3.5:0.25"), "quad": (20, "0-1", "1.5:4.0:0.25"),
               "gamma1": ([12, 20], "0-1", "2.0:4.0:0.25")},
     "cpu": {"n_test": 10000, "main": (40, "0-3", "1.5:3.6:0.1"), "main_ge": (40, "0-4", "1.5:3.6:0.1"),
             "gammas": (40, "0-3", "1.5:3.6:0.15"), "tanh": (40, "0-4", "1.5:3.6:0.1"),
