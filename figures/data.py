@@ -15,7 +15,11 @@ import pandas as pd
 
 __all__ = ["with_alpha", "select", "mean_band", "per_direction", "crossing", "crossings", "nearest_rows",
            "spectrum_outliers", "fit_power_law", "after_transition", "collapse_table", "scaling_table",
-           "predicted_exponent", "baseline_table", "main_d", "spectrum_alphas"]
+           "predicted_exponent", "baseline_table", "main_d", "spectrum_alphas", "staircase_points",
+           "direction_subset", "principal_long", "tail_sums", "tail_energy_th", "tail_table", "PAPER_DIRECTIONS"]
+
+# the teacher directions the paper's per-direction panel shows (P3, d1 = 20 at d = 400)
+PAPER_DIRECTIONS = (1, 3, 5, 8, 12, 15, 18, 20)
 
 _FLOAT_TOL = 1e-9
 
@@ -134,6 +138,18 @@ def fit_power_law(x, y) -> tuple[float, float]:
     return float(slope), float(intercept)
 
 
+def staircase_points(thresholds, n_lo: float, n_hi: float) -> tuple[np.ndarray, np.ndarray]:
+    """The staircase m_n = #{i: n_i <= n} (Corollary 3.1, discrete form) on [n_lo, n_hi], as the corner points
+    of a step plot drawn with ``where="post"``: x holds n_lo, every finite threshold inside (n_lo, n_hi] and
+    n_hi (sorted), m the count at each x. It steps exactly at the thresholds (a staircase sampled on a grid of
+    n steps at the grid points instead); NaN thresholds (never reached) never count."""
+    th = np.asarray(thresholds, float).ravel()
+    finite = th[np.isfinite(th)]
+    x = np.unique(np.concatenate([[float(n_lo), float(n_hi)], finite[(finite > n_lo) & (finite <= n_hi)]]))
+    m = np.sum(finite[None, :] <= x[:, None], axis=1)
+    return x, m
+
+
 def after_transition(long: pd.DataFrame, level: float = 0.5) -> pd.DataFrame:
     """Rows of a per-direction table at or after the first n where that (config, seed, i) reaches
     cos^2 >= level, with one_minus_cos = 1 - sqrt(cos2) (Theorem 3.1's angular error)."""
@@ -218,3 +234,54 @@ def spectrum_alphas(qh_tbl: pd.DataFrame, level: float = 0.25, before: float = 0
     mid = a[hit[0]] if hit.size else a[len(a) // 2]
     targets = [mid - before, mid, a.max()]
     return [float(a[np.argmin(np.abs(a - t))]) for t in targets]
+
+
+def direction_subset(d1: int, wanted=PAPER_DIRECTIONS, max_all: int = 8) -> list[int]:
+    """The directions a per-direction panel draws: all of 1..d1 when d1 <= ``max_all``, else those of ``wanted``
+    (the paper's choice) that exist."""
+    d1 = int(d1)
+    return list(range(1, d1 + 1)) if d1 <= max_all else [i for i in wanted if i <= d1]
+
+
+def principal_long(df: pd.DataFrame) -> pd.DataFrame:
+    """Long table of the principal angles between span(A) and span(A_hat), from the column ``principal_cos2``
+    (per row, the squared cosines sorted in decreasing order): one row per (run, rank k = 1..d1) with cos2.
+    The squared cosines are the squared singular values of Q^T Q_hat (MODEL.md section 3's bases); they
+    sum to d1 q_h. Empty when the results lack the column."""
+    keep = [c for c in ("n", "d", "d1", "gamma", "g", "seed", "alpha", "config_hash") if c in df.columns]
+    if "principal_cos2" not in df.columns:
+        return pd.DataFrame(columns=keep + ["k", "cos2"])
+    rows = [{**{c: rec[c] for c in keep}, "k": k, "cos2": float(v)}
+            for rec in df.to_dict("records") if rec["principal_cos2"] is not None
+            for k, v in enumerate(sorted(np.asarray(rec["principal_cos2"], float), reverse=True), 1)]
+    return pd.DataFrame(rows, columns=keep + ["k", "cos2"])
+
+
+def tail_sums(df: pd.DataFrame) -> pd.DataFrame:
+    """Per run, the unrecovered energy measured from the matched overlaps (P6's R_num with our normalisation):
+    tail_num = sum_j lambda_j^2 (1 - q_j), q_j = (1 - ang_err_j)^2 the squared overlap of teacher direction j with
+    its best-matching eigenvector (`first_layer_metrics`; not one-to-one, so q_j is at least the Hungarian
+    matching's). With lambda_j^2 = Z_gamma^2 j^(-2 gamma) this is Z_gamma^2 R_num, the MSE's tail term for g = id
+    without a fitted prefactor. Adds columns tail_num and lam2_total (= sum lambda_j^2, 1 here)."""
+    lam2 = [np.asarray(v, float) ** 2 for v in df["lam"]]
+    q = [(1.0 - np.asarray(a, float)) ** 2 for a in df["ang_err"]]
+    return df.assign(tail_num=[float(np.sum(w * (1.0 - qq))) for w, qq in zip(lam2, q)],
+                     lam2_total=[float(np.sum(w)) for w in lam2])
+
+
+def tail_energy_th(ns, thresholds, lam) -> np.ndarray:
+    """P6's R_th with our normalisation: sum_{j > m_n} lambda_j^2, m_n = #{i: n_i <= n} (teacher order, |lambda|
+    decreasing), at every n; lambda_j^2 = Z_gamma^2 j^(-2 gamma) makes it Z_gamma^2 sum_{j > m_n} j^(-2 gamma)."""
+    w = np.asarray(lam, float) ** 2
+    tail = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])  # tail[m] = sum_{j > m} w_j (0-based j >= m)
+    th = np.asarray(thresholds, float)
+    m = np.sum(np.isfinite(th)[None, :] & (th[None, :] <= np.asarray(ns, float)[:, None]), axis=1)
+    return tail[m]
+
+
+def tail_table(df: pd.DataFrame, y: str = "mse") -> pd.DataFrame:
+    """Per n (over seeds): the geometric-mean band of column y and the mean of tail_num (`tail_sums`), for a panel
+    of the error against the measured tail energy. Columns n, mean, lo, hi, count, tail."""
+    t = tail_sums(df)
+    m = mean_band(t, "n", y, log=True)
+    return m.assign(tail=t.groupby("n")["tail_num"].mean().reindex(m["n"]).to_numpy())

@@ -2,15 +2,18 @@
 (`sims.sweep.run_sweep(grid, out)`, resumable), and the baseline runs (resumable per (d, seed) shard).
 
 Scales:
-- quick: d = 20 (D = 210, d1 = 4) for fig2-5, alpha up to 4; collapse adds d = 12, 30; baselines at d = 30.
-  Within 10 minutes on 2 cores, every sweep and figure included.
-- cpu:   d = 40 (D = 820, d1 = 6), 4-5 seeds; collapse d = 24..56; baselines d = 30. Within 2 hours.
-- paper: d = 400 (D = 80200, d1 = 20) with the matrix-free engine (a GPU machine); spectra are not kept at this
-  D, so fig2's spectrum panels need a dense side sweep.
-At CPU sizes the Hermite input model is far from the theory (its E[C] has a deterministic part of norm ~ 1/d
-besides the spikes, theory/finite_size.py "Scope"), so the quick and cpu scales run the theory-facing sweeps
-(gammas, collapse) in the Gaussian-equivalent input model, where the finite-size theory is derived, and fig2's
-configuration in both input models (`main`, `main_ge`); the paper scale runs the Hermite model throughout.
+- quick: d = 20 (D = 210, d1 = 4) for fig2-5 and links, alpha up to 4; the collapse adds d = 12, 30, the Hermite
+  collapse (two estimators) d = 12, 24; gamma = 1 at
+  d = 12, 20; baselines at d = 30. Within 10 minutes on 2 cores, every sweep and figure included.
+- cpu:   d = 40 (D = 820, d1 = 6), 3-5 seeds; collapse d = 24..56, Hermite collapse d = 20, 30 (with main's 40);
+  gamma = 1 at d = 24, 40; baselines d = 30. Within 2 hours.
+- paper: the paper's parameters: d = 400 (D = 80200, d1 = 20) with the matrix-free engine (a GPU machine), several
+  d = 120, 250 (400), gamma = 1 at d = 120..800; spectra are not kept at these D, so P1's spectrum panel has a dense
+  side sweep (d = 140, alpha = 3.5) and fig2's spectrum panels need one.
+The theory-facing Gaussian-equivalent sweeps (gammas, collapse, scaling) are the model the resolvent formulas are
+derived in; fig2's configuration runs in both input models (`main`, `main_ge`), and the Hermite sweeps of the
+Hermite panels (main, tanh, collapse_hermite) at both estimators of C (the paper's, and the chaos-projected one of
+HERMITE.md section 2). The paper scale runs the Hermite model throughout.
 """
 
 from __future__ import annotations
@@ -30,23 +33,40 @@ _OTHER_GAMMAS = [0.0, 0.2, 0.6, 0.8, 1.0]
 _SCALING_GAMMAS = [0.4, 0.6, 0.8, 1.0]
 
 _GE = {"input_model": "gaussian_equivalent"}
+# the Hermite sweeps of the Hermite panels run both estimators of C (HERMITE.md section 2); the chaos projection
+# needs x, so the Gaussian-equivalent sweeps keep the paper's
+_BOTH = {"estimator": ["paper", "chaos"]}
 # what each sweep varies, at the CPU scales (theory-facing sweeps in the Gaussian-equivalent model)
-_MODELS = {"main": _MAIN, "main_ge": {**_MAIN, **_GE}, "gammas": {**_MAIN, **_GE, "gamma": _OTHER_GAMMAS},
-           "tanh": {**_MAIN, "g": "tanh"}, "collapse": {**_MAIN, **_GE},
-           "scaling": {**_MAIN, **_GE, "eps": 1.0, "gamma": _SCALING_GAMMAS}}
+_MODELS = {"main": {**_MAIN, **_BOTH}, "main_ge": {**_MAIN, **_GE}, "gammas": {**_MAIN, **_GE, "gamma": _OTHER_GAMMAS},
+           "tanh": {**_MAIN, "g": "tanh", **_BOTH}, "collapse": {**_MAIN, **_GE},
+           "scaling": {**_MAIN, **_GE, "eps": 1.0, "gamma": _SCALING_GAMMAS},
+           # beyond fig2-5: the Hermite input at several d (the Hermite collapse, and P1's several d on one axis,
+           # with `main`'s d), the third link of P4 (quad = z^2 + z - 1), gamma = 1 at several d (P8, and P6's tail
+           # sums at the largest d)
+           "collapse_hermite": {**_MAIN, **_BOTH}, "quad": {**_MAIN, "g": "quad"}, "gamma1": {**_MAIN, "gamma": 1.0}}
 # per scale: test size, and per sweep (d, seeds, alphas[, extra settings])
 _MF = {"engine": "matrix_free"}
 _SIZES = {
     "quick": {"n_test": 4000, "main": (20, "0-1", "1.5:4.0:0.125"), "main_ge": (20, "0-2", "1.5:4.0:0.125"),
               "gammas": (20, "0-1", "1.5:4.0:0.25"), "tanh": (20, "0-1", "1.5:4.0:0.25"),
-              "collapse": ([12, 30], "0-1", "2.0:3.5:0.25"), "scaling": (16, "0-1", "1.5:4.5:0.25")},
+              "collapse": ([12, 30], "0-1", "2.0:3.5:0.25"), "scaling": (16, "0-1", "1.5:4.5:0.25"),
+              "collapse_hermite": ([12, 24], "0-1", "2.0:3.5:0.25"), "quad": (20, "0-1", "1.5:4.0:0.25"),
+              "gamma1": ([12, 20], "0-1", "2.0:4.0:0.25")},
     "cpu": {"n_test": 10000, "main": (40, "0-3", "1.5:3.6:0.1"), "main_ge": (40, "0-4", "1.5:3.6:0.1"),
             "gammas": (40, "0-3", "1.5:3.6:0.15"), "tanh": (40, "0-4", "1.5:3.6:0.1"),
-            "collapse": ([24, 32, 56], "0-2", "2.0:3.5:0.125"), "scaling": (24, "0-2", "1.5:4.25:0.125")},
+            "collapse": ([24, 32, 56], "0-2", "2.0:3.5:0.125"), "scaling": (24, "0-2", "1.5:4.25:0.125"),
+            "collapse_hermite": ([20, 30], "0-2", "2.0:3.75:0.125"), "quad": (40, "0-3", "1.5:3.6:0.1"),
+            "gamma1": ([24, 40], "0-2", "1.75:3.75:0.125")},
     "paper": {"n_test": 20000, "main": (400, "0-4", "1.5:3.0:0.1", _MF), "main_ge": (400, "0-4", "1.5:3.0:0.1", _MF),
               "gammas": (400, "0-4", "1.5:3.0:0.1", _MF), "tanh": (400, "0-4", "1.5:3.0:0.1", _MF),
-              "collapse": ([100, 200], "0-2", "2.0:3.3:0.1"), "scaling": (64, "0-4", "1.5:4.0:0.1")},
+              "collapse": ([100, 200], "0-2", "2.0:3.3:0.1"), "scaling": (64, "0-4", "1.5:4.0:0.1"),
+              # the paper's P1 (d = 120, 250, 400 with `main`, 10 seeds), P4 and P8 (d = 120, 250, 400) and P6 (d = 800)
+              "collapse_hermite": ([120, 250], "0-9", "1.5:3.4:0.1", _MF), "quad": (400, "0-4", "1.5:3.0:0.1", _MF),
+              "gamma1": ([120, 250, 400, 800], "0-4", "1.5:3.1:0.1", _MF),
+              # P1's spectrum panel: d = 140 at alpha = 3.5 (D = 9870: dense, the full spectrum is kept)
+              "spectrum": (140, "0", "3.5", {"engine": "dense"})},
 }
+_MODELS["spectrum"] = _MAIN
 _PAPER_HERMITE = ("gammas", "collapse", "scaling")  # the paper scale runs the theory-facing sweeps in its own model
 
 
@@ -74,7 +94,7 @@ _BASELINES = {
 }
 _BASELINE_METHODS = ("hierarchical", "kernel", "kernel_hhat")  # ridge on all Hermite features of degree <= 4
 # (P = C(d+4, 4) + ... features) needs P^2 memory: beyond reach at d >= 20, it stays in the library
-_BASELINE_ESTIMATORS = ("paper",)
+_BASELINE_ESTIMATORS = ("paper", "chaos")
 
 # theory: Monte Carlo size of the label law and points of the n grid per curve
 _THEORY = {"quick": {"n_mc": 40_000, "theory_points": 10}, "cpu": {"n_mc": 200_000, "theory_points": 16},
@@ -82,14 +102,16 @@ _THEORY = {"quick": {"n_mc": 40_000, "theory_points": 10}, "cpu": {"n_mc": 200_0
 
 # the sweeps each figure reads (all of them sit under one results root)
 FIGURE_SWEEPS = {"fig2": ["main", "main_ge"], "fig3": ["main_ge", "gammas"], "fig4": ["main", "main_ge"],
-                 "fig5": ["tanh"], "baselines": ["baselines"], "collapse": ["main_ge", "collapse"],
-                 "scaling": ["scaling"]}
+                 "fig5": ["tanh"], "baselines": ["baselines"],
+                 "collapse": ["main_ge", "collapse", "main", "collapse_hermite"], "scaling": ["scaling"],
+                 "multid": ["main", "collapse_hermite", "spectrum"], "links": ["main", "tanh", "quad"],
+                 "gamma1": ["gamma1"], "tail": ["gamma1"]}
 
 
 def sweeps(scale: str) -> dict:
     """{sweep name: grid mapping} of a scale (fresh copies: callers may modify them)."""
     check_choice("scale", scale, SCALES)
-    return {name: _grid(scale, name) for name in _MODELS}
+    return {name: _grid(scale, name) for name in _MODELS if name in _SIZES[scale]}
 
 
 def baseline_recipe(scale: str) -> dict:

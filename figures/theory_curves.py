@@ -1,5 +1,5 @@
 """Theory overlays of the figures: the finite-size prediction (`theory.finite_size.predict`), the bulk
-density of C (`theory.resolvent`) and the paper's asymptotic thresholds and staircase (`theory.asymptotics`),
+density of C (`theory.resolvent`) and the paper's asymptotic thresholds (`theory.asymptotics`),
 evaluated on a coarse grid of n and cached on disk (the finite-size prediction costs seconds per n).
 
 Every function returns plain numpy arrays / dicts, so `figures.data` and `figures.draw` never import theory.
@@ -18,7 +18,7 @@ import numpy as np
 from .data import crossing
 
 __all__ = ["theory_grid", "finite_size_curves", "finite_size_thresholds_from", "bulk_density",
-           "naive_thresholds", "staircase", "power_law_mse", "asymptotic_mse", "available", "DEFAULT_N_MC"]
+           "naive_thresholds", "power_law_mse", "asymptotic_mse", "available", "DEFAULT_N_MC"]
 
 DEFAULT_N_MC = 100_000
 
@@ -134,13 +134,6 @@ def naive_thresholds(config) -> np.ndarray:
     from theory.asymptotics import naive_thresholds as nt
 
     return np.asarray(nt(config), float)
-
-
-def staircase(ns, thresholds) -> np.ndarray:
-    """Corollary 3.1's m_n = #{i: n_i <= n} at every n."""
-    from theory.asymptotics import recovered_count
-
-    return np.asarray(recovered_count(np.asarray(ns, float), np.asarray(thresholds, float)))
 
 
 def power_law_mse(x, gamma: float) -> np.ndarray:

@@ -12,9 +12,9 @@ from sims.store import row_key
 D, D1 = 21, 2  # d = 6, q = 2
 
 
-def _rows(d, gamma, g, input_model, seeds, ns, rng):
+def _rows(d, gamma, g, input_model, seeds, ns, rng, estimator="paper"):
     rows, spectra = [], {}
-    h = f"{d}{gamma}{g}{input_model}".replace(".", "")[:16]
+    h = f"{d}{gamma}{g}{input_model}{estimator}".replace(".", "")[:16]
     lam = [0.8, -0.6]
     for seed in seeds:
         for k, n in enumerate(ns):
@@ -31,7 +31,8 @@ def _rows(d, gamma, g, input_model, seeds, ns, rng):
                          "nmse": 1.0 - 0.9 * t + 0.01, "var_y": 1.0, "ridge": 1e-3, "n_test": 100, "passes": 1,
                          "seconds": 0.1, "time_layer1": 0.1, "time_layer2_readout": 0.0, "time_test": 0.0,
                          "config_hash": h, "alpha": np.log(n) / np.log(d), "version": "0.1.0", "sigma": 0.0,
-                         "a_kind": "orthonormal", "label_transform": "identity", "nested": True})
+                         "a_kind": "orthonormal", "label_transform": "identity", "nested": True,
+                         "estimator": estimator, "principal_cos2": sorted(cos2, reverse=True)})
             spectra[row_key(h, seed, n)] = eigs
     return rows, spectra
 
@@ -50,11 +51,12 @@ def results(tmp_path_factory):
     ns = [20, 60, 200, 600, 2000]
     sweeps = {"main": [(6, 0.4, "id", "hermite")], "ge": [(6, 0.4, "id", "gaussian_equivalent")],
               "gammas": [(6, 0.0, "id", "hermite"), (6, 1.0, "id", "hermite")], "tanh": [(6, 0.4, "tanh", "hermite")],
-              "collapse": [(8, 0.4, "id", "hermite")]}
+              "collapse": [(8, 0.4, "id", "hermite")], "chaos": [(6, 0.4, "id", "hermite", "chaos")],
+              "quad": [(6, 0.4, "quad", "hermite")], "gamma1": [(6, 1.0, "id", "hermite"), (8, 1.0, "id", "hermite")]}
     for name, configs in sweeps.items():
         rows, spectra = [], {}
         for cfg in configs:
-            r, s = _rows(*cfg, seeds=[0, 1], ns=ns, rng=rng)
+            r, s = _rows(*cfg[:4], seeds=[0, 1], ns=ns, rng=rng, estimator=(cfg[4:] or ("paper",))[0])
             rows += r
             spectra.update(s)
         _write(root / name, rows, spectra)
@@ -80,6 +82,14 @@ def test_every_figure_command_writes_png_and_pdf(results, tmp_path, name):
 def test_fig2_draws_spectra_of_both_input_models(results, tmp_path):
     paths = make_figure("fig2", results, tmp_path, FigureOptions(theory=False))
     assert {p.name for p in paths} == {"fig2.png", "fig2.pdf", "fig2_spectra.png", "fig2_spectra.pdf"}
+
+
+def test_fig4_draws_each_estimator_and_collapse_each_input_model(results, tmp_path):
+    paths = make_figure("fig4", results, tmp_path, FigureOptions(theory=False))
+    # as many rows of the paper's C in both input models: the Gaussian-equivalent model's first
+    assert {p.name for p in paths if p.suffix == ".png"} == {"fig4.png", "fig4_hermite.png", "fig4_hermite_chaos.png"}
+    paths = make_figure("collapse", results, tmp_path, FigureOptions(theory=False))
+    assert {p.name for p in paths if p.suffix == ".png"} == {"collapse.png", "collapse_hermite.png"}
 
 
 def test_figure_with_theory_overlay(results, tmp_path):

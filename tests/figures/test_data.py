@@ -173,3 +173,64 @@ def test_theory_grid_and_thresholds_from_curves():
     assert n_i[0] == pytest.approx(100.0) and math.isnan(n_i[1])
     # Theorem 3.2's power law in x = n / d^q: gamma = 1 -> x^(-1/2)
     np.testing.assert_allclose(th.power_law_mse([4.0, 100.0], 1.0), [0.5, 0.1])
+
+
+def test_staircase_points_step_exactly_at_the_thresholds():
+    x, m = fd.staircase_points([350.0, 100.0, math.nan, 5000.0], 10, 1000)
+    np.testing.assert_allclose(x, [10, 100, 350, 1000])  # 5000 is beyond n_hi, NaN is never reached
+    assert list(m) == [0, 1, 2, 2]
+    x, m = fd.staircase_points([5.0], 10, 100)  # reached before n_lo: counted from the start
+    assert list(m) == [1, 1]
+
+
+def test_fig4_staircase_steps_where_its_thresholds_are_drawn():
+    # predicted cos^2 of direction 1 crosses 1/2 half-way in log n between the grid points 100 and 1000 (n = 316),
+    # direction 2 between 1000 and 10000 (n = 3162), direction 3 never: a count of cos^2 > 1/2 on the grid would
+    # step at 1000 and 10000 instead
+    from figures.make import _fig4_theory
+
+    curves = {"ns": np.array([100, 1000, 10000]), "cos2": np.array([[0.2, 0.8, 0.9], [0.0, 0.2, 0.8], [0.0, 0.1, 0.2]]).T,
+              "recovered": np.array([0, 1, 2])}
+    d = 10
+    thresholds, stairs = _fig4_theory(curves, naive=np.array([50.0, 200.0, 800.0]), d=d, n_lo=100, n_hi=10000)
+    for key in ("finite-size theory", "paper's $n_i$ (naive)"):
+        alphas = thresholds[key][0]
+        (x, m), = [v for k, v in stairs.items() if k.split(" ")[0] == key.split(" ")[0]]
+        steps = x[1:][np.diff(m) > 0]  # where the staircase goes up (drawn with where="post")
+        drawn = np.sort(d ** alphas[np.isfinite(alphas) & (d ** np.nan_to_num(alphas) > 100)])
+        np.testing.assert_allclose(steps, drawn, rtol=1e-9)
+    np.testing.assert_allclose(d ** thresholds["finite-size theory"][0][:2], [10**2.5, 10**3.5], rtol=1e-9)
+    x, m = stairs["finite-size theory"]
+    assert list(m) == [0, 1, 2, 2]
+
+
+def test_direction_subset_is_the_papers_choice_beyond_eight_directions():
+    assert fd.direction_subset(4) == [1, 2, 3, 4]
+    assert fd.direction_subset(20) == [1, 3, 5, 8, 12, 15, 18, 20]
+    assert fd.direction_subset(13) == [1, 3, 5, 8, 12]
+
+
+def test_principal_long_sorts_each_rows_cosines():
+    df = pd.DataFrame({"n": [10, 100], "d": 10, "seed": 0, "principal_cos2": [[0.1, 0.9], [0.5, 0.7]]})
+    long = fd.principal_long(df)
+    assert list(long["k"]) == [1, 2, 1, 2]
+    np.testing.assert_allclose(long["cos2"], [0.9, 0.1, 0.7, 0.5])
+    assert fd.principal_long(df.drop(columns="principal_cos2")).empty
+
+
+def test_tail_sums_weigh_the_unmatched_part_by_lambda_squared():
+    # lambda^2 = (0.64, 0.36); matched overlaps q = (1 - ang_err)^2 = (1, 0.25): tail = 0.64 * 0 + 0.36 * 0.75
+    df = pd.DataFrame({"n": [10], "lam": [[0.8, -0.6]], "ang_err": [[0.0, 0.5]], "mse": [0.3]})
+    t = fd.tail_sums(df)
+    assert t["tail_num"].item() == pytest.approx(0.27)
+    assert t["lam2_total"].item() == pytest.approx(1.0)
+    tbl = fd.tail_table(pd.concat([df, df.assign(ang_err=[[0.0, 0.0]], mse=[0.03])]).assign(n=10))
+    assert tbl["tail"].item() == pytest.approx(0.135)  # the seeds' mean
+    assert tbl["mean"].item() == pytest.approx(math.sqrt(0.3 * 0.03))  # geometric mean of the MSE
+
+
+def test_tail_energy_th_sums_lambda_squared_beyond_m_n():
+    lam = [0.8, -0.5, np.sqrt(1 - 0.64 - 0.25)]
+    # thresholds 10, 100, never: m_n = 0, 1, 2, 2 at n = 5, 10, 100, 1e6
+    out = fd.tail_energy_th([5, 10, 100, 1e6], [10.0, 100.0, math.nan], lam)
+    np.testing.assert_allclose(out, [1.0, 0.36, 0.11, 0.11])
