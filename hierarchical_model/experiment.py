@@ -40,6 +40,7 @@ def run_path(config: TeacherConfig, ns, seed: int = 0, *, n_test: int = 10000, p
             n=int(n), d=config.d, q=config.q, D=teacher.D, d1=teacher.d1, gamma=config.gamma,
             g=config.link_name, seed=seed, input_model=config.input_model, engine=learner.engine_,
             eps=config.eps, qh=m["qh"], cos2=_floats(m["cos2"]), ang_err=_floats(m["ang_err"]),
+            principal_cos2=_floats(m["principal_cos2"]),
             lam=_floats(teacher.lam), top_eigs=_floats(learner.eigenvalues_), eig_tags=[int(t) for t in m["eig_tags"]],
             eig_overlaps=_floats(m["eig_overlaps"]), recovered=m["recovered"], mse=err["mse"], nmse=err["nmse"],
             var_y=err["var_y"], ridge=float(learner.ridge_), n_test=n_test, passes=int(learner.n_passes_),

@@ -27,7 +27,9 @@ def first_layer_metrics(A: np.ndarray, A_hat: np.ndarray) -> dict:
     qh: subspace overlap; cos2[i] = ||U_hat^T u_i||^2 (u_i = A_i/|A_i|, U_hat an orthonormal basis of
     the recovered span); ang_err[i] = 1 - max_j |<u_i, uhat_j>| (best-matching eigenvector);
     recovered = #{i: cos2[i] > 1/2}; eig_tags[j] = the teacher index (1-based) that eigenvector j
-    aligns with best, with squared overlap eig_overlaps[j].
+    aligns with best, with squared overlap eig_overlaps[j]; principal_cos2 = the squared cosines of the
+    principal angles between span(A^T) and span(A_hat^T) (squared singular values of Q^T Q_hat, decreasing;
+    they sum to d1 q_h), the authors' alignment measure.
     """
     U = A / np.linalg.norm(A, axis=1, keepdims=True)
     Uh = A_hat / np.linalg.norm(A_hat, axis=1, keepdims=True)
@@ -36,6 +38,7 @@ def first_layer_metrics(A: np.ndarray, A_hat: np.ndarray) -> dict:
     G = (U @ Uh.T) ** 2  # (d1 teacher, k recovered) squared cosines
     return {
         "qh": subspace_overlap(A, A_hat),
+        "principal_cos2": np.linalg.svd(_orthonormal_basis(A).T @ Qh, compute_uv=False) ** 2,
         "cos2": cos2,
         "ang_err": 1.0 - np.sqrt(G.max(axis=1)),
         "recovered": int(np.sum(cos2 > 0.5)),
@@ -78,6 +81,7 @@ class RunResult:
     sigma: float = 0.0  # the rest of the teacher's configuration, so that TeacherConfig.from_row(result) rebuilds it
     a_kind: str = "orthonormal"
     conventions: str = "model"
+    principal_cos2: list = field(default_factory=list)  # squared cosines of the principal angles, decreasing
     timings: dict = field(default_factory=dict)
     spectrum: list | None = None
 

@@ -41,7 +41,7 @@ _MANIFEST_KEYS = {"format": str, "grid": dict, "configs": list}
 _CONFIG_KEYS = {"config_hash": str, "label": str, "ns": list}
 
 ROW_KEY = ("config_hash", "seed", "n")
-LIST_COLUMNS = ("cos2", "ang_err", "lam", "top_eigs", "eig_tags", "eig_overlaps")
+LIST_COLUMNS = ("cos2", "ang_err", "lam", "top_eigs", "eig_tags", "eig_overlaps", "principal_cos2")
 _INT = ("n", "d", "q", "D", "d1", "seed", "recovered", "n_test", "passes")
 _FLOAT = ("gamma", "eps", "qh", "mse", "nmse", "var_y", "ridge", "seconds", "time_layer1", "time_layer2_readout",
           "time_test", "alpha", "sigma", "clip_quantile")

@@ -134,3 +134,15 @@ def test_a_random_subspace_fails_the_recovery_assertions(recovery_runs):
         cos2.append([m["cos2"] for m in rows])
     failures = sequential_recovery_failures(np.mean(qh, 0), np.mean(cos2, 0))
     assert any("q_h" in f and str(NS[-1]) in f for f in failures)
+
+
+def test_principal_angles_of_a_known_rotation():
+    # span(A_hat) tilts the second teacher direction by theta out of span(A): principal cos^2 = (1, cos^2 theta)
+    Q, _ = np.linalg.qr(np.random.default_rng(4).standard_normal((7, 3)))
+    u1, u2, e = Q.T
+    theta = 0.7
+    A = np.stack([2.0 * u1, -u2])  # row norms and signs do not matter
+    A_hat = np.stack([3.0 * u1, u1 + np.cos(theta) * u2 + np.sin(theta) * e])  # a non-orthogonal basis of span{u1, w}
+    m = hm.first_layer_metrics(A, A_hat)
+    np.testing.assert_allclose(m["principal_cos2"], [1.0, np.cos(theta) ** 2], atol=1e-12)
+    assert m["qh"] == pytest.approx(np.sum(m["principal_cos2"]) / 2)
