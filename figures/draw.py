@@ -1,30 +1,47 @@
-"""Drawing: matplotlib (Agg backend) from the prepared data of `figures.data` and `figures.theory_curves`.
+"""Drawing: matplotlib from the prepared data of `figures.data` and `figures.theory_curves`.
 
 Every function takes plain DataFrames / arrays and an output base path, writes BASE.png and BASE.pdf and
-returns the two paths. Data are markers with a mean +- sem band over seeds; theory is drawn as lines
+returns the two paths. Importing this module changes no global matplotlib state: figures are
+`matplotlib.figure.Figure` objects (no pyplot, so no backend is chosen or needed: savefig renders with
+Agg), and the house style applies only inside each drawing function (`matplotlib.rc_context`). Data are markers with a mean +- sem band over seeds; theory is drawn as lines
 (finite-size prediction: dashed; the paper's asymptotic forms: dotted).
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import matplotlib
 import matplotlib.ticker
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
 
 __all__ = ["save", "band", "draw_curves_vs_alpha", "draw_spectra", "draw_directions", "draw_baselines",
            "draw_collapse", "draw_scaling", "draw_tail"]
 
-plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 130, "font.size": 9, "axes.titlesize": 9,
-                     "legend.fontsize": 7, "axes.grid": True, "grid.alpha": 0.3})
+_STYLE = {"figure.dpi": 110, "savefig.dpi": 130, "font.size": 9, "axes.titlesize": 9, "legend.fontsize": 7,
+          "axes.grid": True, "grid.alpha": 0.3}
+
+
+def _styled(draw):
+    """Run a drawing function under the house style, leaving matplotlib's global settings as they were."""
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context(_STYLE):
+            return draw(*args, **kwargs)
+
+    return wrapper
+
+
+def _subplots(nrows=1, ncols=1, figsize=None, **kwargs):
+    """(figure, axes) like pyplot.subplots, on a Figure that pyplot does not track."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 def _colors(k: int):
-    cmap = plt.get_cmap("viridis" if k > 6 else "tab10")
+    cmap = matplotlib.colormaps["viridis" if k > 6 else "tab10"]
     return [cmap(i / max(k - 1, 1)) if k > 6 else cmap(i) for i in range(k)]
 
 
@@ -53,14 +70,13 @@ def _suptitle(fig, title: str, fontsize: float = 9):
 
 
 def save(fig, base) -> list[Path]:
-    """Write BASE.png and BASE.pdf (folders created) and close the figure."""
+    """Write BASE.png and BASE.pdf (folders created)."""
     base = Path(base)
     base.parent.mkdir(parents=True, exist_ok=True)
     paths = [base.with_suffix(".png"), base.with_suffix(".pdf")]
     fig.tight_layout()
     for p in paths:
         fig.savefig(p)
-    plt.close(fig)
     return paths
 
 
@@ -75,12 +91,13 @@ def _theory_line(ax, x, y, color, label=None, style="--"):
         ax.plot(x, y, style, color=color, lw=1.3, label=label, alpha=0.9)
 
 
+@_styled
 def draw_curves_vs_alpha(panels: list[dict], base, title: str = "") -> list[Path]:
     """One axis per panel; a panel holds ylabel, logy, and curves: [{tbl, label, theory_x, theory_y,
     theory_label, and optionally color, marker, ls (data line), theory_style}] with tbl a mean_band table over
     'alpha'; optionally vlines [(alpha, label[, color, style])], lines [{x, y, color, style, label}] (guides),
     ylim, legend_loc. A panel {"spectrum": s} draws a spectrum of C instead (see `draw_spectra`)."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    fig, axes = _subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
     for ax, panel in zip(axes[0], panels):
         if "spectrum" in panel:
             _spectrum_axis(ax, panel["spectrum"])
@@ -115,7 +132,7 @@ def draw_curves_vs_alpha(panels: list[dict], base, title: str = "") -> list[Path
 def _spectrum_axis(ax, s: dict):
     """A histogram of all eigenvalues of C with vertical lines at the top-d1 eigenvalues, labelled with the teacher
     direction their eigenvector aligns with; optionally the predicted density and its edges."""
-    tag_colors = plt.get_cmap("tab10").colors  # the colours of fig4's directions
+    tag_colors = matplotlib.colormaps["tab10"].colors  # the colours of fig4's directions
     eigs = np.asarray(s["eigs"], float)
     ax.hist(eigs, bins=max(20, int(np.sqrt(eigs.size) * 1.5)), density=True, color="0.75", label="eigenvalues of C")
     if s.get("theory_x") is not None:
@@ -135,13 +152,14 @@ def _spectrum_axis(ax, s: dict):
     ax.legend(loc="center left", fontsize=6)
 
 
+@_styled
 def draw_spectra(spectra: list[dict], base, title: str = "") -> list[Path]:
     """One axis per spectrum dict (rows of three): alpha, n, eigs (all eigenvalues of C), outliers
     [(value, tag or None)] (vertical lines at the top-d1 eigenvalues, labelled with the teacher index their
     eigenvector aligns with, '?' when no overlap exceeds 1/2), and optionally theory_x, theory_rho, edges."""
     cols = min(3, len(spectra))
     rows = -(-len(spectra) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.3 * rows), squeeze=False)
+    fig, axes = _subplots(rows, cols, figsize=(4.4 * cols, 3.3 * rows), squeeze=False)
     for ax, s in zip(axes.ravel(), spectra):
         _spectrum_axis(ax, s)
     for ax in axes.ravel()[len(spectra):]:
@@ -152,6 +170,7 @@ def draw_spectra(spectra: list[dict], base, title: str = "") -> list[Path]:
     return save(fig, base)
 
 
+@_styled
 def draw_directions(cos2_tbl, thresholds: dict, after_tbl, stair_tbl, stair_theory: dict, base,
                     title: str = "", principal_tbl=None) -> list[Path]:
     """Three panels: per-direction cos^2 against alpha (mean_band by i over 'alpha') with vertical lines at
@@ -161,7 +180,7 @@ def draw_directions(cos2_tbl, thresholds: dict, after_tbl, stair_tbl, stair_theo
     ``principal_tbl`` (mean_band by rank k over 'alpha'), a fourth panel beside the first: the sorted cos^2 of
     the principal angles between span(A) and span(A_hat)."""
     extra = principal_tbl is not None and len(principal_tbl) > 0
-    fig, axes = plt.subplots(1, 4 if extra else 3, figsize=(17.0 if extra else 13.0, 3.6))
+    fig, axes = _subplots(1, 4 if extra else 3, figsize=(17.0 if extra else 13.0, 3.6))
     idx = sorted(cos2_tbl["i"].unique())
     colors = dict(zip(idx, _colors(len(idx))))
     ax, *rest = axes
@@ -224,10 +243,11 @@ def draw_directions(cos2_tbl, thresholds: dict, after_tbl, stair_tbl, stair_theo
     return save(fig, base)
 
 
+@_styled
 def draw_baselines(tbl, marks: dict, base, title: str = "") -> list[Path]:
     """NMSE against n per method, one axis per d; ``marks`` {d: [(n, label), ...]} vertical reference lines."""
     ds = sorted(tbl["d"].unique())
-    fig, axes = plt.subplots(1, len(ds), figsize=(max(6.5, 4.6 * len(ds)), 4.0), squeeze=False)
+    fig, axes = _subplots(1, len(ds), figsize=(max(6.5, 4.6 * len(ds)), 4.0), squeeze=False)
     names = {"hierarchical": "hierarchical spectral learner (paper's C)",
              "hierarchical_chaos": "hierarchical spectral learner (chaos-projected C)",
              "kernel": "RBF kernel ridge on x (median heuristic)",
@@ -255,10 +275,11 @@ def draw_baselines(tbl, marks: dict, base, title: str = "") -> list[Path]:
     return save(fig, base)
 
 
+@_styled
 def draw_collapse(panels: list[dict], base, title: str = "", xlabel: str = r"$n / n_i$") -> list[Path]:
     """cos^2 against n / n_i, one axis per panel {tbl, theory, title}: tbl a mean_band table over 'x' grouped by
     (d, i), theory a list of {x, y, label} curves."""
-    fig, axs = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 4.4), squeeze=False)
+    fig, axs = _subplots(1, len(panels), figsize=(6.2 * len(panels), 4.4), squeeze=False)
     for ax, panel in zip(axs[0], panels):
         tbl, theory = panel["tbl"], panel.get("theory", [])
         ds = sorted(tbl["d"].unique())
@@ -289,10 +310,11 @@ def draw_collapse(panels: list[dict], base, title: str = "", xlabel: str = r"$n 
     return save(fig, base)
 
 
+@_styled
 def draw_scaling(tbl, theory: dict, base, title: str = "") -> list[Path]:
     """log NMSE against log(n / d^q) per gamma (a scaling_table), legend with fitted and predicted exponents;
     theory {gamma: {"finite": (x, y) dashed, "power": (x, y) or None dotted}}; a bar marks where each fit starts."""
-    fig, ax = plt.subplots(figsize=(7.0, 4.6))
+    fig, ax = _subplots(figsize=(7.0, 4.6))
     gammas = sorted(tbl["gamma"].unique())
     for color, gm in zip(_colors(len(gammas)), gammas):
         sub = tbl[tbl["gamma"] == gm]
@@ -320,6 +342,7 @@ def draw_scaling(tbl, theory: dict, base, title: str = "") -> list[Path]:
     return save(fig, base)
 
 
+@_styled
 def draw_tail(mse_panel: dict, scatter: dict, overlap: dict, base, title: str = "") -> list[Path]:
     """P6: three axes.
     1. ``mse_panel`` (a `draw_curves_vs_alpha` panel): the MSE and the tail energies against alpha;
@@ -327,7 +350,7 @@ def draw_tail(mse_panel: dict, scatter: dict, overlap: dict, base, title: str = 
        the measured tail energy, with the diagonal MSE = tail;
     3. ``overlap`` {qh (mean_band over 'alpha'), rec (mean_band of the recovered count over 'alpha'), stairs
        {label: (alphas, m)} (post-steps), d1}: q_h on the left axis, recovered counts on the right axis."""
-    fig, axes = plt.subplots(1, 3, figsize=(14.0, 4.6))
+    fig, axes = _subplots(1, 3, figsize=(14.0, 4.6))
     ax = axes[0]
     curves = mse_panel["curves"]
     for color, c in zip(_colors(len(curves)), curves):
