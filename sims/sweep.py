@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 
 from .backends import make_backend
-from .grid import SweepConfig, SweepGrid
+from .grid import STORAGE_KEYS, SweepConfig, SweepGrid
 from .store import LOCK_FILES, ResultsStore, row_key
 
 __all__ = ["run_sweep", "plan_sweep", "compute_task", "make_row", "Task", "SweepSummary", "manifest_for",
@@ -86,7 +86,7 @@ def compute_task(task: Task, sink=None) -> list[tuple[dict, dict]]:
             sink(row, spectra)
         out.append((row, spectra))
 
-    kw = dict(n_test=task.config.n_test, **task.config.learner)
+    kw = dict(n_test=task.config.n_test, spectrum_ns=task.config.spectrum_ns, **task.config.learner)
     if task.config.nested:
         hm.run_path(cfg, list(task.ns), task.seed, progress=emit, **kw)
     else:
@@ -121,7 +121,7 @@ def _check_folder(store: ResultsStore, manifest: dict) -> None:
     if old.get("format") != MANIFEST_FORMAT:
         raise ValueError(f"out={str(p)!r} holds sweep.json of format {old.get('format')!r}: expected {MANIFEST_FORMAT!r}")
     new_grid, old_grid = manifest["grid"], old["grid"]
-    for key in sorted(set(new_grid) | set(old_grid)):
+    for key in sorted((set(new_grid) | set(old_grid)) - set(STORAGE_KEYS)):
         if new_grid.get(key) != old_grid.get(key):
             raise ValueError(f"out={str(p)!r} holds another sweep ({key}={old_grid.get(key)} there, {new_grid.get(key)} "
                              "now): rerun with the identical grid or use another folder")
