@@ -20,6 +20,7 @@ Estimators (q = 2 Hermite input only for 'chaos'; HERMITE.md section 2):
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -465,15 +466,17 @@ class DenseAccumulator:
         return C
 
 
-# The dense eigen-solve runs on one BLAS thread: LAPACK's Householder reduction (dsytrd) is half
-# memory-bound BLAS2, and with two OpenBLAS threads on this 2-core class of machine it ran 2-15x slower in
-# wall time than with one (spinning threads contend with XLA's pool and with other processes; measured
-# on D = 1830, OpenBLAS 0.3.31), never faster.
-EIGEN_BLAS_THREADS = 1
-# Block Krylov on the dense C (`dense_block_krylov`) is tried first when D >= this: at D = 820 it needed about
-# D matrix-vector products (as many flops as a reduction) to converge at the bulk edge, at D = 1830 about
-# 0.45 D (measured on the d = 40 and d = 60 sweeps); below, the reduction is the cheaper solver.
-KRYLOV_MIN_D = 1200
+# The dense eigen-solve uses the process's BLAS pools as they are (every core for one process; a worker of a
+# sweep has them cut to its own cores, sims/backends.py). On a quiet 2-core machine two OpenBLAS threads ran the
+# D = 1830 reduction in 0.27 s against 0.44 s on one; on a machine loaded by other processes they ran it 2-15x
+# slower than one thread (spinning threads contend): set EIGEN_BLAS_THREADS = 1 there.
+EIGEN_BLAS_THREADS = None
+# Block Krylov on the dense C (`dense_block_krylov`) is tried first by solver='auto' when D >= this. Measured
+# (d = 40 and 60 sweeps, 2 cores): at D = 820 it needed about D matrix-vector products to converge at the bulk
+# edge (as many flops as the reduction), at D = 1830 about 0.45 D, 0.37-0.49 s against 0.27 s for the reduction
+# on two threads; the reduction grows as D^3, the products as D^2 per column, so Krylov wins only beyond the
+# sizes measured: the threshold is an extrapolation (not measured here), the fallback keeps it safe.
+KRYLOV_MIN_D = 3000
 KRYLOV_TOL = 1e-8       # residual |C u - theta u| <= KRYLOV_TOL |theta_1| for every wanted pair
 KRYLOV_BUDGET = 0.6     # matrix-vector products allowed, as a fraction of D, before falling back to the reduction
 
@@ -502,7 +505,7 @@ def dense_top(C, n_eig: int, keep_spectrum: bool, V0=None, solver: str = "auto",
     """The n_eig eigenpairs of largest |eigenvalue| of the dense C (both ends of the spectrum), and the whole
     spectrum only if ``keep_spectrum``. Returns (vals, vecs, spectrum or None, EigenInfo).
 
-    CPU backend, on one BLAS thread (EIGEN_BLAS_THREADS):
+    CPU backend (BLAS threads: EIGEN_BLAS_THREADS):
     - 'krylov' (tried first by 'auto' when D >= KRYLOV_MIN_D and no spectrum is wanted): thick-restarted block
       Krylov on C (`dense_block_krylov`), warm-started from ``V0`` (the previous checkpoint's block), until every
       wanted pair has residual <= tol |theta_1|; if that takes more than budget * D products, the reduction below
@@ -520,7 +523,7 @@ def dense_top(C, n_eig: int, keep_spectrum: bool, V0=None, solver: str = "auto",
         vals, vecs = top_by_magnitude(evals, evecs, n_eig)
         return vals, vecs, (evals if keep_spectrum else None), EigenInfo("eigh", block=vecs)
     C = np.asarray(C, np.float64)
-    with blas_threads(EIGEN_BLAS_THREADS):
+    with blas_threads(EIGEN_BLAS_THREADS) if EIGEN_BLAS_THREADS else contextlib.nullcontext():
         tried = solver == "krylov" or (solver == "auto" and not keep_spectrum and D >= KRYLOV_MIN_D)
         if tried:
             vals, vecs, block, matvecs, converged = dense_block_krylov(C, n_eig, V0, tol, int(budget * D))
