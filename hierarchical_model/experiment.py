@@ -19,18 +19,19 @@ def run(config: TeacherConfig, n: int, seed: int = 0, *, n_test: int = 10000, **
     return run_path(config, [n], seed, n_test=n_test, **learner_kwargs)[0]
 
 
-def run_path(config: TeacherConfig, ns, seed: int = 0, *, n_test: int = 10000, progress=None,
+def run_path(config: TeacherConfig, ns, seed: int = 0, *, n_test: int = 10000, progress=None, spectrum_ns=None,
              **learner_kwargs) -> list[RunResult]:
     """`run` at every n of an increasing grid, on nested prefixes of one training stream (one pass over
     the largest n for the dense engine; warm-started Krylov solves for the matrix-free one). Each point
     is a valid sample of its size; different seeds are independent. ``progress(result)`` is called
-    after each point."""
+    after each point. ``spectrum_ns``: the n whose RunResult carries the whole spectrum of C (None: every n,
+    dense engine and D <= 5000; elsewhere only the top d1 eigenpairs are computed, see `engines.dense_top`)."""
     n_test = check_int("n_test", n_test, 1, MAX_SAMPLES)
     teacher = Teacher(config, seed)
     learner = HierarchicalSpectralLearner(teacher.d1, config.q, input_model=config.input_model, **learner_kwargs)
     out = []
     t_start = time.perf_counter()
-    for n in learner.fit_path(teacher, ns, seed):
+    for n in learner.fit_path(teacher, ns, seed, spectrum_ns):
         t_fit = time.perf_counter()
         err = learner.evaluate_stream(teacher, n_test, seed)
         t_end = time.perf_counter()

@@ -9,8 +9,9 @@ there the rows come back with the task's result and the client alone writes them
 Threads. XLA sizes its CPU thread pool from the process's CPU affinity; its flags
 (--xla_cpu_multi_thread_eigen=false, intra_op_parallelism_threads=1) did not reduce the busy threads of
 jax 0.10 (measured per-thread CPU time of a jitted 2048 x 2048 matmul), while an affinity mask of one core
-did. So with several workers each is pinned, before it imports JAX, to its own cores: cores // workers
-each (at least one, dealt round-robin). A single in-process worker keeps every core.
+did. So with several workers each is pinned, before its first JAX computation, to its own cores: cores // workers
+each (at least one, dealt round-robin), and its BLAS pools (numpy's and scipy's OpenBLAS) are cut to as many
+threads. A single in-process worker keeps every core.
 
 Orphans. A worker must not outlive the sweep that started it (a SIGKILLed parent would leave workers
 computing and writing into a folder that no lock protects any more). Each worker of a local pool or of a
@@ -40,7 +41,12 @@ def worker_cores(n_workers: int, cores=None) -> list[tuple]:
 
 
 def _pin_process(cores) -> None:
-    """Restrict every thread of this process (and the threads it starts later) to ``cores`` (Linux)."""
+    """Restrict every thread of this process (and the threads it starts later) to ``cores`` (Linux), and size
+    its BLAS/OpenMP pools to len(cores) threads: OpenBLAS fixes its pool when it is loaded (by then every core),
+    and a worker's spare BLAS threads spin against the other workers (see `engines.EIGEN_BLAS_THREADS`)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=len(cores))
     if not hasattr(os, "sched_setaffinity"):
         return
     for tid in os.listdir("/proc/self/task"):

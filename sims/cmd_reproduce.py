@@ -38,7 +38,7 @@ def main(args) -> int:
 
     scale = check_choice("scale", args.scale, recipes.SCALES)
     out = check_out_dir("out", args.out or f"results/reproduce-{scale}")
-    grids = recipes.sweeps(scale)
+    grids = with_spectra(recipes.sweeps(scale), recipes.FIGURE_SWEEPS)
     est = None
     for name, grid in grids.items():  # validate every grid, and estimate its cost, before anything is written
         grid, configs = plan_sweep(grid, args.memory_gb)
@@ -67,3 +67,15 @@ def main(args) -> int:
     (out / "timings.json").write_text(json.dumps({k: round(v, 1) for k, v in timings.items()}, indent=1))
     print(f"total {timings['total']:.1f}s; figures in {out / 'figures'}")
     return 0
+
+
+SPECTRUM_FIGURES = ("fig2",)  # the figures that draw whole spectra of C (fig2's panels, figures/make.py)
+
+
+def with_spectra(grids: dict, figure_sweeps: dict) -> dict:
+    """Each sweep's grid with its ``spectra`` key set where the recipe leaves it out: 'all' for the sweeps of
+    the figures that draw spectra (fig2 picks its three alphas from the measured q_h curve,
+    figures/data.spectrum_alphas, so they are known only after the sweep), 'none' for the others."""
+    wanted = {name for fig in SPECTRUM_FIGURES for name in figure_sweeps.get(fig, ())}
+    return {name: grid if "spectra" in grid else {**grid, "spectra": "all" if name in wanted else "none"}
+            for name, grid in grids.items()}

@@ -28,7 +28,8 @@ def main(args) -> int:
     cfg = config_from_args(args)
     n = resolve_n(args, cfg.d, default=8000)
     guard_run(args, cfg, n)
-    res = run(cfg, n, args.seed, n_test=args.n_test, **learner_kwargs_from_args(args))
+    res = run(cfg, n, args.seed, n_test=args.n_test, spectrum_ns=None if args.spectrum else (),
+              **learner_kwargs_from_args(args))
     if args.json:
         print(json_text(res.to_dict(spectrum=args.spectrum)))
     else:

@@ -37,6 +37,8 @@ def register(sub):
     sizes = g.add_mutually_exclusive_group()
     sizes.add_argument("--alphas", help="n = round(d^alpha): START:STOP:STEP (STOP included) or a list")
     sizes.add_argument("--ns", help="explicit sample sizes, e.g. 1000,2000,4000")
+    g.add_argument("--spectra", help="where the whole spectrum of C is computed and stored in OUT/spectra: none (default), "
+                                     "all, or alphas, e.g. 2.0,2.5,3.0 (top eigenvalues are always stored)")
     g.add_argument("--n-test", type=int, help="fresh test samples per point (default 10000)")
     g.add_argument("--clip-quantile", type=float, help="quantile of |y| for clip/tanh (default 0.99)")
     g.add_argument("--fresh-split", action="store_const", const=True, help="fit layer 2 and the readout on fresh samples")

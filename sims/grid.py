@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from hierarchical_model._validation import check_choice, check_float, check_int, check_memory_gb
 from hierarchical_model.teacher import MAX_SAMPLES
 
-__all__ = ["SweepGrid", "SweepConfig", "parse_alphas", "parse_seeds", "parse_list", "grid_from_sources",
+__all__ = ["SweepGrid", "SweepConfig", "parse_alphas", "parse_seeds", "parse_list", "parse_spectra", "grid_from_sources",
            "load_toml", "config_hash", "GRID_KEYS"]
 
 # Axes: key -> (element parser, default values). A grid value is a tuple of these elements.
@@ -45,7 +45,10 @@ _AXES = {
     "conventions": (str, ("model",)),
 }
 # Scalars shared by the whole grid.
-_SCALARS = {"clip_quantile": 0.99, "fresh_split": False, "n_test": 10000, "independent": False}
+_SCALARS = {"clip_quantile": 0.99, "fresh_split": False, "n_test": 10000, "independent": False, "spectra": "none"}
+# Keys that say what is stored, not what is computed: left out of config_hash and of the comparison of a rerun's
+# grid with the folder's (a sweep resumed with other spectra is the same sweep).
+STORAGE_KEYS = ("spectra",)
 GRID_KEYS = tuple(_AXES) + ("seeds", "alphas", "ns") + tuple(_SCALARS)
 _RANGE_EPS = 1e-9  # float slack when counting the points of START:STOP:STEP
 MAX_AXIS_VALUES = 10_000  # values of one axis (sizes, seeds, ...): a longer list is a typo, not a grid
@@ -104,6 +107,19 @@ def parse_alphas(value) -> tuple:
     for a in alphas:
         check_float("alphas", a, 0.0, 12.0, lo_open=True)
     return _sorted_unique("alphas", alphas)
+
+
+def parse_spectra(value):
+    """Where the whole spectrum of C is computed and stored: 'none' (default), 'all' (every point; dense engine,
+    D <= 5000), or alphas (a list or START:STOP:STEP, as `parse_alphas`): the points n = round(d^alpha).
+    Returns 'none', 'all' or a sorted tuple of alphas."""
+    if isinstance(value, str) and value.strip().lower() in ("none", "all"):
+        return value.strip().lower()
+    try:
+        return parse_alphas(value)
+    except ValueError:
+        raise ValueError(f"spectra={value!r} is not allowed: must be none, all, or alphas like 2.0,2.5 or "
+                         "2.0:3.0:0.5") from None
 
 
 def parse_seeds(value) -> tuple:
@@ -186,6 +202,7 @@ class SweepConfig:
     n_test: int
     nested: bool
     ns: tuple
+    spectrum_ns: tuple | None = ()  # the n whose whole spectrum is computed and stored (None: every n)
 
     def teacher_config(self):
         from hierarchical_model import TeacherConfig
@@ -231,6 +248,7 @@ class SweepGrid:
     fresh_split: bool = False
     n_test: int = 10000
     independent: bool = False
+    spectra: str | tuple = "none"
 
     @classmethod
     def from_mapping(cls, values: dict) -> "SweepGrid":
@@ -264,6 +282,7 @@ class SweepGrid:
             kw["ns"] = _sorted_unique("ns", tuple(check_int("ns", n, 1, MAX_SAMPLES) for n in parse_list("ns", values["ns"], int)))
         kw["clip_quantile"] = check_float("clip_quantile", values.get("clip_quantile", 0.99), 0.0, 1.0, lo_open=True)
         kw["n_test"] = check_int("n_test", values.get("n_test", 10000), 1, MAX_SAMPLES)
+        kw["spectra"] = parse_spectra(values.get("spectra", "none"))
         count = math.prod(len(kw[k]) for k in _AXES)
         if count > MAX_CONFIGS:
             raise ValueError(f"the grid has {count} configurations ({' x '.join(str(len(kw[k])) for k in _AXES)} values of "
@@ -281,6 +300,8 @@ class SweepGrid:
         for key in ("estimator", "conventions"):
             if out[key] == _AXES[key][1]:
                 del out[key]  # the default, absent from grids recorded before the option (see module doc)
+        if out["spectra"] == "none":
+            del out["spectra"]
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
 
     def sizes(self, d: int) -> tuple:
@@ -288,6 +309,15 @@ class SweepGrid:
         if self.ns is not None:
             return self.ns
         return tuple(sorted({int(round(float(d) ** a)) for a in self.alphas}))
+
+    def spectrum_ns(self, d: int):
+        """The sizes for input dimension d whose spectrum is kept: () for 'none', None (every n) for 'all',
+        else round(d^alpha) for the listed alphas."""
+        if self.spectra == "none":
+            return ()
+        if self.spectra == "all":
+            return None
+        return tuple(sorted({int(round(float(d) ** a)) for a in self.spectra}))
 
     def configurations(self, memory_gb: float | None = None) -> list[SweepConfig]:
         """Every configuration of the grid, checked (TeacherConfig, memory guard of the dense engine,
@@ -315,7 +345,8 @@ class SweepGrid:
             hashed = {k: v for k, v in learner.items() if k != "memory_gb" and not (k == "estimator" and v == "paper")}
             payload = {"teacher": teacher, "learner": hashed,
                        "n_test": self.n_test, "nested": not self.independent}
-            out.append(SweepConfig(config_hash(payload), teacher, learner, d1, self.n_test, not self.independent, ns))
+            out.append(SweepConfig(config_hash(payload), teacher, learner, d1, self.n_test, not self.independent, ns,
+                                   self.spectrum_ns(d)))
         return out
 
 

@@ -10,9 +10,11 @@ per (configuration, seed, n), each fitting on its own fresh pass over the first 
 
 A row is written (sims/store.py) as soon as its checkpoint is finished, so a sweep killed at any moment
 loses at most the points in progress; started again with the same grid and folder, it computes only
-the rows that are missing (a nested task restarts at its first missing n: for the dense engine those
-rows are identical to an uninterrupted run's, since C is accumulated over the same batches in the same
-order). Rows are pure functions of (configuration, seed, n), so every backend gives the same rows.
+the rows that are missing (a nested task restarts at its first missing n: for the dense engine C is the
+uninterrupted run's, accumulated over the same batches in the same order, and its top eigenpairs equal them
+to the eigen-solver's tolerance, ~1e-14 in the eigenvalues and ~1e-8 in q_h: the restarted solve starts cold,
+not from the previous n's vectors). ``spectra`` in the grid says at which points the whole spectrum of C is
+computed and stored (default none; `sims.grid.parse_spectra`). Rows are pure functions of (configuration, seed, n), so every backend gives the same rows.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import time
 from dataclasses import dataclass
 
 from .backends import make_backend
-from .grid import SweepConfig, SweepGrid
+from .grid import STORAGE_KEYS, SweepConfig, SweepGrid
 from .store import LOCK_FILES, ResultsStore, row_key
 
 __all__ = ["run_sweep", "plan_sweep", "compute_task", "make_row", "Task", "SweepSummary", "manifest_for",
@@ -86,7 +88,7 @@ def compute_task(task: Task, sink=None) -> list[tuple[dict, dict]]:
             sink(row, spectra)
         out.append((row, spectra))
 
-    kw = dict(n_test=task.config.n_test, **task.config.learner)
+    kw = dict(n_test=task.config.n_test, spectrum_ns=task.config.spectrum_ns, **task.config.learner)
     if task.config.nested:
         hm.run_path(cfg, list(task.ns), task.seed, progress=emit, **kw)
     else:
@@ -121,7 +123,7 @@ def _check_folder(store: ResultsStore, manifest: dict) -> None:
     if old.get("format") != MANIFEST_FORMAT:
         raise ValueError(f"out={str(p)!r} holds sweep.json of format {old.get('format')!r}: expected {MANIFEST_FORMAT!r}")
     new_grid, old_grid = manifest["grid"], old["grid"]
-    for key in sorted(set(new_grid) | set(old_grid)):
+    for key in sorted((set(new_grid) | set(old_grid)) - set(STORAGE_KEYS)):
         if new_grid.get(key) != old_grid.get(key):
             raise ValueError(f"out={str(p)!r} holds another sweep ({key}={old_grid.get(key)} there, {new_grid.get(key)} "
                              "now): rerun with the identical grid or use another folder")

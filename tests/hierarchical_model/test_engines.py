@@ -127,3 +127,44 @@ def test_allocator_tuning_can_be_turned_off(monkeypatch):
 
     monkeypatch.setenv("HMODEL_MALLOC_TUNING", "0")
     assert tune_allocator() is False
+
+
+def _nested_Cs(d=24, ns=(300, 900, 2700, 8100)):
+    """C of a nested grid on one stream (d = 24: D = 300, d1 = 4)."""
+    cfg = hm.TeacherConfig(d=d, g="tanh", gamma=0.4)
+    t, src = _source(cfg, ns[-1])
+    acc = DenseAccumulator(t.features, src, LabelTransform())
+    return t, [np.asarray(acc.matrix(n)) for n in ns]
+
+
+def test_dense_krylov_warm_and_cold_give_the_reduction_top_k():
+    """Warm-started (the previous n's block) and cold block Krylov on the C of a nested grid: the same top d1
+    eigenvalues as the tridiagonal reduction to 1e-8 relative, the same eigenvectors' span (so the same q_h)."""
+    from hierarchical_model.engines import dense_top
+
+    t, Cs = _nested_Cs()
+    V0 = None
+    for C in Cs:
+        ref_vals, ref_vecs, spectrum, ref = dense_top(C, t.d1, True, solver="tridiagonal")
+        assert ref.solver == "tridiagonal" and spectrum.shape == (t.D,)
+        assert np.allclose(np.sort(np.abs(spectrum))[-t.d1:], np.sort(np.abs(ref_vals)))
+        cold = dense_top(C, t.d1, False, solver="krylov", budget=20.0)  # at D = 300 the bulk edge needs ~2 D products
+        warm = dense_top(C, t.d1, False, V0=V0, solver="krylov", budget=20.0)
+        for vals, vecs, spec, info in (cold, warm):
+            assert info.solver == "krylov" and not info.fallback and spec is None
+            np.testing.assert_allclose(vals, ref_vals, rtol=1e-8)
+            assert np.linalg.norm(vecs @ vecs.T - ref_vecs @ ref_vecs.T) < 1e-6
+            qh, qh_ref = (hm.first_layer_metrics(t.A, v.T)["qh"] for v in (vecs, ref_vecs))
+            assert abs(qh - qh_ref) < 1e-6
+        V0 = warm[3].block
+
+
+def test_dense_krylov_falls_back_to_the_reduction_when_over_budget():
+    from hierarchical_model.engines import dense_top
+
+    t, Cs = _nested_Cs(ns=(2000,))
+    ref_vals, ref_vecs, _, _ = dense_top(Cs[0], t.d1, False, solver="tridiagonal")
+    vals, vecs, spec, info = dense_top(Cs[0], t.d1, False, solver="krylov", budget=0.01)  # one cycle at most
+    assert info.fallback and info.solver == "tridiagonal" and info.matvecs > 0 and spec is None
+    np.testing.assert_array_equal(vals, ref_vals)
+    np.testing.assert_array_equal(vecs, ref_vecs)

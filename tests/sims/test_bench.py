@@ -17,12 +17,14 @@ def test_bench_quick_prints_the_table_and_writes_the_json(tmp_path, capsys):
     assert main(["bench", "--quick", "--out", str(out)]) == 0
     table = capsys.readouterr().out
     for label in ("GEMM peak", "dense accumulation", "nested dense sweep", "subspace iteration", "numpy.linalg.eigh",
-                  "scipy eigsh", "matrix-free", "q_h per alpha"):
+                  "scipy eigsh", "matrix-free", "q_h per alpha", "per-checkpoint overhead", "per-checkpoint layer2"):
         assert label in table
     r = json.loads(out.read_text())
     assert SECTIONS <= set(r)
     assert _positive_finite(r["peak"]["gflops"])
-    assert all(_positive_finite(a["gflops_effective"]) and (_positive_finite(a["eigen_seconds"]) or a["D"] > 2000) for a in r["accumulation"])
+    assert all(_positive_finite(a["gflops_effective"]) and _positive_finite(a["eigen_seconds"])
+               and _positive_finite(a["assemble_seconds"]) and (_positive_finite(a["eigen_full_seconds"]) or a["D"] > 2000)
+               for a in r["accumulation"])
     for key in ("sweep", "numpy", "reference", "eigsh"):
         assert _positive_finite(r[key]["seconds"])
     mf = r["matrix_free"]

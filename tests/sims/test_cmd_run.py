@@ -54,3 +54,13 @@ def test_console_script_exit_status():
     proc = subprocess.run([sys.executable, "-m", "sims.cli", "run", "--gamma", "-2"], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip() == "hmodel: error: gamma=-2.0 is out of range: must be a finite number >= 0.0"
+
+
+def test_compilation_cache_folder_and_off_switch(tmp_path, monkeypatch):
+    from sims.cli import enable_compilation_cache
+
+    monkeypatch.setenv("HMODEL_JAX_CACHE", "")
+    assert enable_compilation_cache() is None
+    monkeypatch.setenv("HMODEL_JAX_CACHE", str(tmp_path / "f"))
+    (tmp_path / "f").write_text("a file, not a folder")
+    assert enable_compilation_cache() is None  # unwritable: off, no error

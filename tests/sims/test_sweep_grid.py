@@ -138,3 +138,25 @@ def test_a_folder_left_by_a_kill_before_sweep_json_is_accepted(tmp_path):
     (store.path / ".sweep.lock").touch()
     (store.path / ".abc.tmp").write_bytes(b"{")
     _check_folder(store, manifest_for(grid, configs))  # no error: only our lock and a dead temporary file
+
+
+def test_spectra_option_parses_and_stays_out_of_the_hash(tmp_path, capsys):
+    from sims.grid import SweepGrid, parse_spectra
+
+    assert parse_spectra("none") == "none" and parse_spectra("ALL") == "all"
+    assert parse_spectra("2.0:3.0:0.5") == (2.0, 2.5, 3.0) and parse_spectra([3.0, 2.0]) == (2.0, 3.0)
+    for bad in ("some", "2.0:1.0:0.1", "-1"):
+        with pytest.raises(ValueError, match="spectra="):
+            parse_spectra(bad)
+    base = {"d": 12, "alphas": "1.5,2.0", "seeds": "0"}
+    (c_none,) = plan_sweep(base)[1]
+    (c_all,) = plan_sweep({**base, "spectra": "all"})[1]
+    (c_two,) = plan_sweep({**base, "spectra": "2.0,3.0"})[1]
+    assert c_none.spectrum_ns == () and c_all.spectrum_ns is None and c_two.spectrum_ns == (144, 1728)
+    assert c_none.config_hash == c_all.config_hash == c_two.config_hash  # what is stored, not what is computed
+    assert "spectra" not in SweepGrid.from_mapping(base).to_dict()  # the default leaves old manifests unchanged
+    out = tmp_path / "r"
+    grid, configs = plan_sweep(base)
+    ResultsStore(out).create(manifest_for(grid, configs))
+    _check_folder(ResultsStore(out), manifest_for(*plan_sweep({**base, "spectra": "all"})))  # a rerun may change them
+    assert "spectra='x'" in _refused(capsys, ["sweep", "--d", "12", "--ns", "100", "--spectra", "x", "--out", str(tmp_path / "s")])
