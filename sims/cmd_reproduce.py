@@ -69,7 +69,7 @@ def main(args) -> int:
     return 0
 
 
-SPECTRUM_FIGURES = ("fig2",)  # the figures that draw whole spectra of C (fig2's panels, figures/make.py)
+SPECTRUM_FIGURES = ("fig2", "multid")  # the figures that draw whole spectra of C (figures/make.py)
 
 
 def with_spectra(grids: dict, figure_sweeps: dict) -> dict:
