@@ -4,11 +4,7 @@ The exact specification is MODEL.md. Importing this package turns on JAX's 64-bi
 in float32 by explicit casts, and long sums (the D x D accumulator, test errors) run in float64.
 """
 
-from ._allocator import tune_allocator
-
-tune_allocator()  # before JAX starts its threads: see _allocator.py
-
-import jax  # noqa: E402
+import jax
 
 jax.config.update("jax_enable_x64", True)
 

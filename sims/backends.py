@@ -81,6 +81,9 @@ def die_with_parent(parent_pid: int) -> None:
 
 
 def _init_pool_worker(counter, plan, parent_pid=None, out=None):
+    from .allocator import tune_allocator
+
+    tune_allocator()  # a spawned worker runs no entry point: opt in as `hmodel` does
     if parent_pid is not None:
         die_with_parent(parent_pid)
     if out is not None:

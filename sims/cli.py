@@ -14,7 +14,11 @@ import importlib
 import sys
 import traceback
 
-import hierarchical_model  # noqa: F401  first: it tunes the allocator before JAX starts its threads
+from sims.allocator import tune_allocator
+
+tune_allocator()  # the entry point opts in, before JAX is imported and starts its threads (sims/allocator.py)
+
+import hierarchical_model  # noqa: E402, F401
 
 # Sub-command modules, in the order `hmodel --help` lists them.
 COMMANDS = ["sims.cmd_run", "sims.cmd_sweep", "sims.cmd_status", "sims.cmd_theory", "sims.cmd_figure", "sims.cmd_reproduce", "sims.cmd_check", "sims.cmd_bench"]

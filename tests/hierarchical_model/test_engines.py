@@ -123,7 +123,7 @@ def test_batches_are_powers_of_two_and_stream_cache_is_bounded():
 
 
 def test_allocator_tuning_can_be_turned_off(monkeypatch):
-    from hierarchical_model._allocator import tune_allocator
+    from sims.allocator import tune_allocator
 
     monkeypatch.setenv("HMODEL_MALLOC_TUNING", "0")
     assert tune_allocator() is False
@@ -168,3 +168,13 @@ def test_dense_krylov_falls_back_to_the_reduction_when_over_budget():
     assert info.fallback and info.solver == "tridiagonal" and info.matvecs > 0 and spec is None
     np.testing.assert_array_equal(vals, ref_vals)
     np.testing.assert_array_equal(vecs, ref_vecs)
+
+
+def test_allocator_tuning_is_the_entry_points_choice_not_the_librarys():
+    import subprocess
+    import sys
+
+    lib = "import sys, hierarchical_model; sys.exit(int('sims.allocator' in sys.modules))"
+    cli = "import sys, sims.cli; sys.exit(int('sims.allocator' not in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", lib]).returncode == 0
+    assert subprocess.run([sys.executable, "-c", cli]).returncode == 0

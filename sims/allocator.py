@@ -4,8 +4,10 @@ Every sub-batch of the dense engine allocates and frees the same (D, 2048) float
 30 MB at d = 60). With glibc's defaults such blocks are mmap-ed and returned to the kernel at every
 free, from several per-thread arenas, so each sub-batch page-faults its buffers in again: 9 million
 minor faults and a third of the wall time of a d = 60 sweep (measured). Two arenas, no mmap below
-1 GiB and no trimming below 1 GiB keep the pages mapped. The settings are applied once, before JAX
-starts its threads; `HMODEL_MALLOC_TUNING=0` turns this off, and on other C libraries it does nothing.
+1 GiB and no trimming below 1 GiB keep the pages mapped. The settings change the whole process, so the library never applies them:
+the `hmodel` entry point does (sims/cli.py, before it imports JAX), and so do its sweep workers
+(sims/backends.py); a script of your own can call `tune_allocator()` first thing. `HMODEL_MALLOC_TUNING=0`
+turns this off, and on other C libraries it does nothing. This module imports nothing but ctypes.
 """
 
 from __future__ import annotations
