@@ -100,10 +100,7 @@ def _most_gammas(sub):
 def _config(sub: pd.DataFrame):
     from hierarchical_model import TeacherConfig
 
-    r = sub.iloc[0]
-    return TeacherConfig(d=int(r["d"]), q=int(r["q"]), eps=float(r["eps"]), gamma=float(r["gamma"]), g=str(r["g"]),
-                         d1=int(r["d1"]), a_kind=str(r.get("a_kind", "orthonormal")), sigma=float(r.get("sigma", 0.0)),
-                         input_model="gaussian_equivalent" if r["input_model"] == "gaussian_equivalent" else "hermite")
+    return TeacherConfig.from_row(sub.iloc[0])
 
 
 def _theory_for(sub, opts, cache):
