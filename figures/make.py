@@ -287,10 +287,12 @@ def _fig4_one(sub, base, opts, cache):
 def _fig4_theory(curves: dict, naive, d: int, n_lo: float, n_hi: float) -> tuple[dict, dict]:
     """fig4's predicted thresholds (left panel: alpha_i per direction) and staircases (right panel), each
     staircase #{i: n_i <= n} built from the very thresholds drawn on the left, so that it steps exactly there.
-    The finite-size n_i are the crossings of the predicted cos^2 with 1/2 (`finite_size_thresholds_from`)."""
+    The finite-size n_i are the crossings of the predicted cos^2 with 1/2 (`finite_size_thresholds_from`); a
+    direction recovered before the grid is not drawn but counts from its start (`figures.data.counted_thresholds`)."""
     n_fs = th.finite_size_thresholds_from(curves)
     thresholds = {"finite-size theory": (_alpha(n_fs, d), "--"), "paper's $n_i$ (naive)": (_alpha(naive, d), ":")}
-    stairs = {"finite-size theory": fd.staircase_points(n_fs, n_lo, n_hi),
+    counted = fd.counted_thresholds(curves["ns"], curves["cos2"], n_fs)
+    stairs = {"finite-size theory": fd.staircase_points(counted, n_lo, n_hi),
               r"paper's $m_n$ = #{i: $n_i \leq n$}": fd.staircase_points(naive, n_lo, n_hi)}
     return thresholds, stairs
 
@@ -477,7 +479,9 @@ def tail(runs, out, opts, cache):
         thresholds["paper's $n_i$ (naive)"] = (th.naive_thresholds(_config(sub)), ":", "C3")
         if opts.theory:
             curves_th = _theory_for(sub, opts, cache)
-            thresholds["finite-size theory $n_i$"] = (th.finite_size_thresholds_from(curves_th), "--", "C2")
+            n_fs = th.finite_size_thresholds_from(curves_th)
+            thresholds["finite-size theory $n_i$"] = (fd.counted_thresholds(curves_th["ns"], curves_th["cos2"], n_fs),
+                                                      "--", "C2")
     for lab, (n_i, style, color) in thresholds.items():
         lines.append({"x": _alpha(ns, d), "y": fd.tail_energy_th(ns, n_i, lam), "style": style, "color": color,
                       "label": r"$\sum_{j > m_n} \lambda_j^2$ ($Z_\gamma^2 R_{th}$), " + lab})
