@@ -209,7 +209,7 @@ def test_fig4_staircase_steps_where_its_thresholds_are_drawn():
     # predicted cos^2 of direction 1 crosses 1/2 half-way in log n between the grid points 100 and 1000 (n = 316),
     # direction 2 between 1000 and 10000 (n = 3162), direction 3 never: a count of cos^2 > 1/2 on the grid would
     # step at 1000 and 10000 instead
-    from figures.make import _fig4_theory
+    from figures.paper_figs import _fig4_theory
 
     curves = {"ns": np.array([100, 1000, 10000]), "cos2": np.array([[0.2, 0.8, 0.9], [0.0, 0.2, 0.8], [0.0, 0.1, 0.2]]).T,
               "recovered": np.array([0, 1, 2])}
