@@ -16,7 +16,7 @@ import pandas as pd
 __all__ = ["with_alpha", "select", "mean_band", "per_direction", "crossing", "crossings", "nearest_rows",
            "spectrum_outliers", "fit_power_law", "after_transition", "collapse_table", "scaling_table",
            "predicted_exponent", "baseline_table", "main_d", "spectrum_alphas", "staircase_points",
-           "direction_subset", "principal_long", "tail_sums", "tail_energy_th", "tail_table", "PAPER_DIRECTIONS"]
+           "direction_subset", "counted_thresholds", "principal_long", "tail_sums", "tail_energy_th", "tail_table", "PAPER_DIRECTIONS"]
 
 # the teacher directions the paper's per-direction panel shows (P3, d1 = 20 at d = 400)
 PAPER_DIRECTIONS = (1, 3, 5, 8, 12, 15, 18, 20)
@@ -84,27 +84,19 @@ def per_direction(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=keep + ["i", "lam", "abs_lam", "cos2", "ang_err"])
 
 
-def crossing(x, y, level: float = 0.5, log_x: bool = True) -> float:
-    """The first x at which y reaches ``level`` from below, linearly interpolated (in log x when log_x)
-    between the last point below and the first point at or above; x[0] if y starts at or above the
-    level; NaN if it never reaches it."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    order = np.argsort(x)
-    x, y = x[order], y[order]
-    above = np.flatnonzero(y >= level)
-    if above.size == 0:
-        return math.nan
-    k = above[0]
-    if k == 0:
-        return float(x[0])
-    t = (level - y[k - 1]) / (y[k] - y[k - 1])
-    if log_x:
-        return float(np.exp(np.log(x[k - 1]) + t * (np.log(x[k]) - np.log(x[k - 1]))))
-    return float(x[k - 1] + t * (x[k] - x[k - 1]))
+def crossing(x, y, level: float = 0.5) -> float:
+    """The first n at which the curve y(x) crosses ``level`` upwards, interpolated in log x: the one crossing
+    function, `theory.thresholds.first_crossing`, on one curve. NaN when it never reaches the level on the grid
+    and when it starts at or above it (the crossing happened below the grid: not its first point). Imported
+    when called, so that importing figures.data loads no theory."""
+    from theory.thresholds import first_crossing
+
+    return float(first_crossing(x, y, level))
 
 
 def crossings(long: pd.DataFrame, level: float = 0.5, by=("d", "i")) -> pd.DataFrame:
-    """Empirical threshold per group: the n where the seed-mean cos^2 first reaches ``level``."""
+    """Empirical threshold per group: the n where the seed-mean cos^2 first crosses ``level`` upwards (`crossing`:
+    NaN when it starts above it or never reaches it)."""
     m = mean_band(long, "n", "cos2", by=by)
     out = [{**dict(zip(by, key if isinstance(key, tuple) else (key,))), "n_cross": crossing(g["n"], g["mean"], level)}
            for key, g in m.groupby(list(by), sort=True)]
@@ -148,6 +140,16 @@ def staircase_points(thresholds, n_lo: float, n_hi: float) -> tuple[np.ndarray, 
     x = np.unique(np.concatenate([[float(n_lo), float(n_hi)], finite[(finite > n_lo) & (finite <= n_hi)]]))
     m = np.sum(finite[None, :] <= x[:, None], axis=1)
     return x, m
+
+
+def counted_thresholds(ns, cos2, n_i, level: float = 0.5) -> np.ndarray:
+    """Thresholds for a count m_n = #{i: n_i <= n} (`staircase_points`, `tail_energy_th`) from curves cos2 (N, k)
+    on the grid ns (N,) and their first crossings ``n_i`` (NaN when none on the grid): a direction whose cos^2
+    already reaches ``level`` at the grid's first n was recovered before it and counts from there (its threshold
+    is still not drawn: it is not on the grid); one that never reaches it never counts."""
+    ns, cos2 = np.asarray(ns, float), np.asarray(cos2, float)
+    first = int(np.argmin(ns))
+    return np.where(np.isnan(n_i) & (cos2[first] >= level), ns[first], np.asarray(n_i, float))
 
 
 def after_transition(long: pd.DataFrame, level: float = 0.5) -> pd.DataFrame:

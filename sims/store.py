@@ -17,6 +17,10 @@ umask gives a new file (0o666 & ~umask), as `open` would.
 The sweep lock DIR/.sweep.lock records the pid (and start time) of the sweep holding it and of each of its
 worker processes; a sweep finding live processes recorded there by a killed sweep refuses the folder
 (`ResultsStore.claim`).
+
+Here: the folder and its reading (`ResultsStore`, `load_results`, `load_spectrum`); the row key, column types and
+manifest check are in `sims.store_schema`, the atomic writes in `sims.store_io`, the lock's process records in
+`sims.store_lock`.
 """
 
 from __future__ import annotations
@@ -25,102 +29,22 @@ import contextlib
 import io
 import json
 import os
-import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .store_io import atomic_write_bytes, table_bytes, warn
+from .store_lock import alive, lock_record, lock_records, record_worker
+from .store_schema import LIST_COLUMNS, ROW_KEY, check_manifest, row_key, row_problem, rows_to_table, table_schema
+
+# row_key, rows_to_table, atomic_write_bytes, LIST_COLUMNS and record_worker are imported from here by the sweep,
+# its backends, the figures and the tests: the store's public names, defined in the modules above
 __all__ = ["ResultsStore", "load_results", "load_spectrum", "row_key", "rows_to_table", "atomic_write_bytes",
-           "ROW_KEY", "LIST_COLUMNS", "LOCK_FILES"]
+           "ROW_KEY", "LIST_COLUMNS", "LOCK_FILES", "record_worker"]
 
 LOCK_FILES = (".lock", ".sweep.lock")  # advisory locks (see ResultsStore.lock), not results
 QUARANTINE = "quarantine"
-_MANIFEST_KEYS = {"format": str, "grid": dict, "configs": list}
-_CONFIG_KEYS = {"config_hash": str, "label": str, "ns": list}
-
-ROW_KEY = ("config_hash", "seed", "n")
-LIST_COLUMNS = ("cos2", "ang_err", "lam", "top_eigs", "eig_tags", "eig_overlaps", "principal_cos2")
-_INT = ("n", "d", "q", "D", "d1", "seed", "recovered", "n_test", "passes")
-_FLOAT = ("gamma", "eps", "qh", "mse", "nmse", "var_y", "ridge", "seconds", "time_layer1", "time_layer2_readout",
-          "time_test", "alpha", "sigma", "clip_quantile")
-_STR = ("g", "input_model", "engine", "config_hash", "version", "a_kind", "label_transform", "estimator", "conventions")
-_BOOL = ("nested", "fresh_split")
-
-
-def row_key(config_hash: str, seed: int, n: int) -> str:
-    """File-name key of a row: '<config_hash>-s<seed>-n<n>'."""
-    return f"{config_hash}-s{int(seed)}-n{int(n)}"
-
-
-def _schema(columns):
-    import pyarrow as pa
-
-    types = {**{c: pa.int64() for c in _INT}, **{c: pa.float64() for c in _FLOAT}, **{c: pa.string() for c in _STR},
-             **{c: pa.bool_() for c in _BOOL}, **{c: pa.list_(pa.float64()) for c in LIST_COLUMNS}}
-    types["eig_tags"] = pa.list_(pa.int64())
-    return pa.schema([(c, types.get(c, pa.float64())) for c in columns])  # unknown columns: extra timings
-
-
-def rows_to_table(rows: list[dict]):
-    """A pyarrow Table of row dicts with the store's fixed column types (ints stay int64 even when a
-    reader's JSON gave floats; list columns are list<double>, eig_tags list<int64>)."""
-    import pyarrow as pa
-
-    columns = list(dict.fromkeys(c for r in rows for c in r)) if rows else list(_INT + _FLOAT + _STR + _BOOL + LIST_COLUMNS)
-    return pa.Table.from_pylist(rows, schema=_schema(columns))
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that no reader ever sees a partial file: a temporary file in the
-    same folder, fsync, os.replace (atomic on POSIX), then fsync of the folder (the rename is durable)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 whatever the umask
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
-def _umask() -> int:
-    """The process's umask, read without changing it where /proc tells (os.umask can only set it)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def warn(message: str) -> None:
-    """One warning line on stderr (the store is used by the CLI and by workers alike)."""
-    print(f"hmodel: warning: {message}", file=sys.stderr, flush=True)
-
-
-def _table_bytes(table) -> bytes:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
-    return sink.getvalue().to_pybytes()
 
 
 class ResultsStore:
@@ -148,19 +72,7 @@ class ResultsStore:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ValueError(f"sweep.json={name!r} is not valid JSON ({type(exc).__name__} at byte "
                              f"{getattr(exc, 'pos', getattr(exc, 'start', '?'))}): restore it or use a new folder") from None
-        if not isinstance(m, dict):
-            raise ValueError(f"sweep.json={name!r} holds a JSON {type(m).__name__}: must be an object with keys "
-                             f"{', '.join(_MANIFEST_KEYS)}")
-        for key, kind in _MANIFEST_KEYS.items():
-            if not isinstance(m.get(key), kind):
-                raise ValueError(f"sweep.json={name!r} lacks {key!r} (or it is not a {kind.__name__}): not a sweep's manifest")
-        for i, c in enumerate(m["configs"]):
-            for key, kind in _CONFIG_KEYS.items():
-                if not isinstance(c, dict) or not isinstance(c.get(key), kind):
-                    raise ValueError(f"sweep.json={name!r}: configs[{i}] lacks {key!r}: not a sweep's manifest")
-        if not isinstance(m["grid"].get("seeds"), list) or not isinstance(m["grid"].get("independent"), bool):
-            raise ValueError(f"sweep.json={name!r}: its grid lacks 'seeds' or 'independent': not a sweep's manifest")
-        return m
+        return check_manifest(m, name)
 
     def create(self, manifest: dict) -> None:
         """Make the folders and write sweep.json (if not there yet)."""
@@ -215,7 +127,7 @@ class ResultsStore:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             self.quarantine(f, f"not JSON: {type(exc).__name__}")
             return None
-        reason = _row_problem(row, f.stem)
+        reason = row_problem(row, f.stem)
         if reason:
             self.quarantine(f, reason)
             return None
@@ -314,13 +226,13 @@ class ResultsStore:
         (recorded in the lock file), then recording this process as the holder."""
         with self.lock(".sweep.lock", wait=False):
             lock_path = self.path / ".sweep.lock"
-            live = [pid for pid, start in _records(lock_path) if pid != os.getpid() and _alive(pid, start)]
+            live = [pid for pid, start in lock_records(lock_path) if pid != os.getpid() and alive(pid, start)]
             if live:
                 pids = " ".join(map(str, live))
                 raise ValueError(f"out={str(self.path)!r} is in use by processes {pids} of a sweep that was killed (workers "
                                  f"still running): wait for them to finish or end them (kill {pids}), then rerun")
             with open(lock_path, "w") as fh:  # truncates: the old records are dead
-                fh.write(_record(os.getpid()))
+                fh.write(lock_record(os.getpid()))
             yield
 
     def consolidate(self) -> int:
@@ -336,73 +248,12 @@ class ResultsStore:
             import pyarrow as pa
 
             df = self.load()
-            table = pa.Table.from_pandas(df, schema=_schema(df.columns), preserve_index=False)
-            atomic_write_bytes(self.table_path, _table_bytes(table))
+            table = pa.Table.from_pandas(df, schema=table_schema(df.columns), preserve_index=False)
+            atomic_write_bytes(self.table_path, table_bytes(table))
             for f in files:
                 with contextlib.suppress(FileNotFoundError):
                     f.unlink()
             return len(df)
-
-
-def _proc_start(pid: int) -> str:
-    """The start time of process ``pid`` (clock ticks since boot, /proc/PID/stat field 22), '' if unknown."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-
-
-def _record(pid: int) -> str:
-    return f"{pid} {_proc_start(pid) or '-'}\n"
-
-
-def _records(lock_path) -> list[tuple[int, str]]:
-    out = []
-    try:
-        text = Path(lock_path).read_text(errors="replace")
-    except OSError:
-        return out
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0].isdigit():
-            out.append((int(parts[0]), parts[1]))
-    return out
-
-
-def _alive(pid: int, start: str) -> bool:
-    """Whether the recorded process still runs (same pid and start time: not a reused pid)."""
-    if start != "-" and os.path.isdir("/proc"):
-        return _proc_start(pid) == start
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def record_worker(out) -> None:
-    """Append this (worker) process to DIR/.sweep.lock, so that a later sweep sees it if it outlives its parent."""
-    with contextlib.suppress(OSError):
-        with open(Path(out) / ".sweep.lock", "a") as fh:
-            fh.write(_record(os.getpid()))
-
-
-def _row_problem(row, stem: str) -> str:
-    """Why a part's content is not a valid row of the file's key ('' when it is one)."""
-    if not isinstance(row, dict):
-        return f"a JSON {type(row).__name__}, not a row"
-    missing = [k for k in ROW_KEY if k not in row]
-    if missing:
-        return f"no {missing[0]!r}"
-    try:
-        key = row_key(row["config_hash"], row["seed"], row["n"])
-        rows_to_table([row])  # the column types of the results table
-    except Exception as exc:  # noqa: BLE001 - any value that the table refuses
-        return f"a value of the wrong type ({type(exc).__name__})"
-    return "" if key == stem else f"its key {key} is not the file's"
 
 
 def load_results(path):

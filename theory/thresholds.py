@@ -121,14 +121,20 @@ def percentile_ci(samples: np.ndarray, level: float = 0.9, axis: int = 0):
 
 
 def first_crossing(ns, curves, level: float = 0.5) -> np.ndarray:
-    """n at the first upward crossing of ``level`` by each curve (..., N) on the grid ns (N,):
-    the first j with curve[j-1] < level <= curve[j], interpolated linearly in log n,
+    """n at the first upward crossing of ``level`` by each curve (..., N) on the grid ns (N,), in any order
+    (sorted here): the first j with curve[j-1] < level <= curve[j], interpolated linearly in log n,
 
         log n* = log n_{j-1} + (level - c_{j-1}) / (c_j - c_{j-1}) (log n_j - log n_{j-1}).
 
-    NaN where the curve never crosses, or starts at or above the level (threshold below the grid)."""
+    NaN where no crossing happened on the grid: the curve never reaches the level, or it starts at or above it
+    (the threshold lies below the grid, censored: its first point is not the crossing). The one crossing
+    function of the project (empirical thresholds, `hmodel check`, the figures' thresholds and collapse)."""
     ns = np.asarray(ns, np.float64)
-    c = np.asarray(curves, np.float64)
+    order = np.argsort(ns, kind="stable")
+    ns = ns[order]
+    c = np.asarray(curves, np.float64)[..., order]
+    if ns.size < 2:  # one point: nothing to cross between
+        return np.full(c.shape[:-1], np.nan)
     up = (c[..., :-1] < level) & (c[..., 1:] >= level)
     has = up.any(axis=-1) & ~(c[..., 0] >= level)
     j = np.argmax(up, axis=-1)

@@ -69,11 +69,33 @@ def test_per_direction_explodes_teacher_order():
 def test_crossing_interpolates_in_log_x():
     # y goes 0.2 -> 0.8 between x = 10 and x = 1000: level 0.5 is half-way in log x -> 100
     assert fd.crossing([10, 1000], [0.2, 0.8]) == pytest.approx(100.0)
-    assert fd.crossing([10, 1000], [0.2, 0.8], log_x=False) == pytest.approx(505.0)
-    assert fd.crossing([1, 2, 3], [0.6, 0.7, 0.9]) == 1.0
-    assert math.isnan(fd.crossing([1, 2, 3], [0.1, 0.2, 0.3]))
     # unsorted input and the FIRST crossing
     assert fd.crossing([4, 1, 2, 3], [0.9, 0.0, 1.0, 0.0]) == pytest.approx(math.exp(0.5 * math.log(2)))
+    assert fd.crossing([10, 1000], [0.2, 0.8], level=0.35) == pytest.approx(10 ** 1.5)
+
+
+def test_crossing_that_did_not_happen_on_the_grid_is_nan():
+    from theory.thresholds import first_crossing
+
+    # starts at or above the level: the crossing lies below the grid, its first point is not it
+    assert math.isnan(fd.crossing([1, 2, 3], [0.6, 0.7, 0.9]))
+    assert math.isnan(fd.crossing([1, 2, 3], [0.5, 0.2, 0.9]))  # even when it dips and comes back
+    assert math.isnan(fd.crossing([1, 2, 3], [0.1, 0.2, 0.3]))  # never reaches it
+    assert math.isnan(fd.crossing([5], [0.1])) and math.isnan(fd.crossing([5], [0.9]))  # one point: nothing to cross
+    # the figures' crossing is the theory's, curve by curve
+    ns, curves = [30, 10, 20], np.array([[0.4, 0.1, 0.2], [0.7, 0.6, 0.9], [0.9, 0.2, 0.6]])
+    np.testing.assert_array_equal([fd.crossing(ns, c) for c in curves], first_crossing(ns, curves))
+
+
+def test_counted_thresholds_count_directions_recovered_before_the_grid_from_its_start():
+    ns = [300, 100, 1000]
+    cos2 = np.array([[0.2, 0.7, 0.1], [0.1, 0.6, 0.1], [0.9, 0.9, 0.2]])  # rows: ns; columns: directions 1..3
+    n_i = fd.crossing(ns, cos2[:, 0]), fd.crossing(ns, cos2[:, 1]), fd.crossing(ns, cos2[:, 2])
+    assert math.isnan(n_i[1]) and math.isnan(n_i[2])  # direction 2 before the grid, 3 never
+    counted = fd.counted_thresholds(ns, cos2, n_i)
+    assert counted[0] == n_i[0] and counted[1] == 100.0 and math.isnan(counted[2])
+    x, m = fd.staircase_points(counted, 100, 1000)
+    assert list(m) == [1, 2, 2]  # direction 2 counts from n = 100, direction 1 at its crossing, 3 never
 
 
 def test_crossings_per_direction_on_seed_means():
@@ -187,7 +209,7 @@ def test_fig4_staircase_steps_where_its_thresholds_are_drawn():
     # predicted cos^2 of direction 1 crosses 1/2 half-way in log n between the grid points 100 and 1000 (n = 316),
     # direction 2 between 1000 and 10000 (n = 3162), direction 3 never: a count of cos^2 > 1/2 on the grid would
     # step at 1000 and 10000 instead
-    from figures.make import _fig4_theory
+    from figures.paper_figs import _fig4_theory
 
     curves = {"ns": np.array([100, 1000, 10000]), "cos2": np.array([[0.2, 0.8, 0.9], [0.0, 0.2, 0.8], [0.0, 0.1, 0.2]]).T,
               "recovered": np.array([0, 1, 2])}

@@ -4,7 +4,8 @@ present in the rows, each with that seed's signed lambda, for the rows' input mo
 import numpy as np
 import pandas as pd
 
-from figures.make import FigureOptions, _theory_for
+from figures.make import FigureOptions
+from figures.panels import theory_for
 
 
 def test_overlay_is_the_mean_of_the_per_seed_predictions_of_the_rows_seeds():
@@ -17,7 +18,7 @@ def test_overlay_is_the_mean_of_the_per_seed_predictions_of_the_rows_seeds():
     rows = pd.DataFrame([{"n": n, "d": 8, "q": 2, "eps": 0.5, "gamma": 0.4, "g": "id", "d1": 2, "seed": s,
                           "input_model": "gaussian_equivalent", "estimator": "paper"} for s in (1, 2) for n in (40, 400)])
     opts = FigureOptions(n_mc=4000, theory_points=3)
-    curves = _theory_for(rows, opts, cache=None)
+    curves = theory_for(rows, opts, cache=None)
     ns = list(curves["ns"])
     per_seed = [predict(cfg, ns, seed=s, n_mc=4000) for s in (1, 2)]
     np.testing.assert_allclose(curves["cos2"], np.mean([p.cos2 for p in per_seed], axis=0), rtol=1e-9, atol=1e-12)

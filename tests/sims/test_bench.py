@@ -3,6 +3,9 @@
 import json
 import math
 
+import pytest
+
+from sims.bench_report import summarize
 from sims.cli import main
 
 SECTIONS = {"peak", "accumulation", "sweep", "numpy", "reference", "eigsh", "matrix_free", "summary", "machine"}
@@ -12,6 +15,7 @@ def _positive_finite(x):
     return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
 
 
+@pytest.mark.slow
 def test_bench_quick_prints_the_table_and_writes_the_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["bench", "--quick", "--out", str(out)]) == 0
@@ -40,3 +44,30 @@ def test_bench_refuses_a_bad_out_path(tmp_path, capsys):
     assert main(["bench", "--quick", "--out", str(tmp_path / "bench.txt")]) == 2
     assert "--out=" in capsys.readouterr().err
     assert not (tmp_path / "bench.txt").exists()
+
+
+def test_summary_completes_a_partial_run_from_its_own_cost_model():
+    """A run stopped after two of three sizes: numpy (nested) adds the mean eigh time per size left and the
+    accumulation of the samples left at its measured cost per sample; the reference (each size from scratch) adds
+    t(n_last) n / n_last per size left; numpy from scratch re-accumulates every size."""
+    r = {"peak": {"gflops": 100.0}, "accumulation": [{"D": 2000, "gflops_effective": 60.0}, {"D": 500, "gflops_effective": 5.0}],
+         "sweep": {"ns": [100, 200, 400], "seconds": 10.0, "qh": [0.1, 0.2, 0.3]},
+         "numpy_partial": {"qh": [0.1, 0.2], "seconds": 6.0, "seconds_eigh": 2.0},
+         "reference_partial": {"qh": [0.1, 0.25], "seconds": 8.0, "seconds_per_n": [2.0, 4.0]},
+         "matrix_free": {"ratio": 1.5}}
+    s = summarize(r)
+    # numpy: 6 s + (2 s / 2 sizes) x 1 size left + (6 - 2) s / 200 samples x 200 samples left
+    assert s["numpy_seconds"] == pytest.approx(11.0) and s["numpy_extrapolated"]
+    assert s["speedup_vs_numpy"] == pytest.approx(1.1)
+    assert s["numpy_scratch_seconds"] == pytest.approx(1.0 * 3 + 0.02 * 700)  # eigh per size + every size from scratch
+    assert s["reference_seconds"] == pytest.approx(8.0 + 4.0 / 200 * 400) and s["reference_extrapolated"]
+    # accuracy against the float64 truth on the sizes it has: ours exact, the reference 0.05 off at n = 200
+    assert s["max_abs_dqh"]["sweep"] == 0.0 and s["max_abs_dqh"]["reference"] == pytest.approx(0.05)
+    assert math.isnan(s["max_abs_dqh"]["eigsh"]) and "eigsh_seconds" not in s
+    assert s["accumulation_fraction"] == {2000: pytest.approx(0.6), 500: pytest.approx(0.05)}
+    assert s["met"] == {"b_accumulation": True,  # only D >= 1000 counts: 0.6 >= 0.5
+                        "c_sweep_seconds": True, "c_accuracy": True, "c_vs_d": False, "c_vs_e_numpy": False,
+                        "c_vs_e_eigsh": False, "f_memory": True}
+    r["reference"] = {"qh": [0.1, 0.2, 0.3], "seconds": 50.0, "seconds_per_n": [2.0, 4.0, 44.0]}  # finished: measured
+    s = summarize(r)
+    assert s["reference_seconds"] == 50.0 and not s["reference_extrapolated"] and s["met"]["c_vs_d"]

@@ -19,7 +19,10 @@ def test_run_json_is_one_object_with_the_promised_keys(capsys):
     assert JSON_KEYS <= set(obj)
     assert (obj["n"], obj["d"], obj["D"], obj["d1"], obj["seed"]) == (1500, 12, 78, 3, 1)
     assert len(obj["cos2"]) == len(obj["lam"]) == len(obj["top_eigs"]) == 3
-    assert 0 <= obj["qh"] <= 1 and obj["seconds"] > 0
+    # orthonormal A (the default): the teacher directions are an orthonormal basis of span(A^T), so
+    # q_h = ||Q^T Q_hat||_F^2 / d1 is the mean of the per-direction cos^2 (MODEL.md section 3)
+    assert obj["qh"] == pytest.approx(sum(obj["cos2"]) / 3, rel=1e-6, abs=1e-9)
+    assert obj["recovered"] == sum(c > 0.5 for c in obj["cos2"]) and obj["seconds"] > 0
 
 
 def test_run_alpha_and_report(capsys):

@@ -15,7 +15,8 @@ import pytest
 from sims import cost
 from sims.cli import main
 from sims.guards import json_text
-from sims.store import ResultsStore, _alive, _proc_start, _records, atomic_write_bytes, load_results, row_key
+from sims.store import ResultsStore, atomic_write_bytes, load_results, row_key
+from sims.store_lock import alive, lock_records, proc_start
 from sims.sweep import run_sweep
 
 GRID = {"d": 8, "ns": "60,120", "seeds": "0", "n_test": 300}  # D = 36, d1 = 2: two rows, seconds
@@ -38,13 +39,13 @@ def test_workers_die_with_their_sigkilled_parent(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "sims.cli", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         # the parent and both workers recorded in the sweep lock: the workers are up
-        assert _wait(lambda: len(_records(out / ".sweep.lock")) >= 3, 120), "workers did not start"
-        workers = [(pid, start) for pid, start in _records(out / ".sweep.lock") if pid != proc.pid]
-        assert len(workers) == 2 and all(_alive(pid, start) for pid, start in workers)
+        assert _wait(lambda: len(lock_records(out / ".sweep.lock")) >= 3, 120), "workers did not start"
+        workers = [(pid, start) for pid, start in lock_records(out / ".sweep.lock") if pid != proc.pid]
+        assert len(workers) == 2 and all(alive(pid, start) for pid, start in workers)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-    assert _wait(lambda: not any(_alive(pid, start) for pid, start in workers), 10), "orphaned workers survive"
+    assert _wait(lambda: not any(alive(pid, start) for pid, start in workers), 10), "orphaned workers survive"
 
 
 def test_folder_used_by_live_processes_of_a_killed_sweep_is_refused(tmp_path, capsys):
@@ -52,8 +53,8 @@ def test_folder_used_by_live_processes_of_a_killed_sweep_is_refused(tmp_path, ca
     out.mkdir()
     orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        assert _wait(lambda: _proc_start(orphan.pid) != "", 10)
-        (out / ".sweep.lock").write_text(f"{os.getpid() + 10**6} 1\n{orphan.pid} {_proc_start(orphan.pid)}\n")
+        assert _wait(lambda: proc_start(orphan.pid) != "", 10)
+        (out / ".sweep.lock").write_text(f"{os.getpid() + 10**6} 1\n{orphan.pid} {proc_start(orphan.pid)}\n")
         code = main(["sweep", "--out", str(out), "--d", "8", "--ns", "60", "--quiet"])
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(err) == 1 and f"in use by processes {orphan.pid} " in err[0]
