@@ -17,7 +17,7 @@ n >> d^(2q) samples where the layer-wise learner needs n ~ d^q).
   never forming an n x P array; sizes whose P x P float64 arrays exceed the budget are refused.
 
 All of them, and the hierarchical learner's `fit(X, y)`, choose the ridge r on the same held-out fifth of the
-training samples (index % 5 == 4), then refit on all of them: `run_baselines` gives every method exactly the
+training samples (index % 5 == 4: the package's one validation split, `splits`), then refit on all of them: `run_baselines` gives every method exactly the
 same n training samples. They follow the learner's fit / predict / evaluate interface.
 """
 
@@ -31,9 +31,12 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
+from ._params import Params
 from ._validation import check_choice, check_finite_array, check_float, check_int
+from ._x64 import float64
 from .hermite import HermiteFeatures, feature_dim
 from .learner import DEFAULT_RIDGES, HierarchicalSpectralLearner
+from .splits import VALID_EVERY, held_out
 from .teacher import Teacher, TeacherConfig
 
 __all__ = ["KernelRidge", "HermiteRidge", "KERNELS", "BASELINE_METHODS", "run_baselines", "hermite_basis_size"]
@@ -41,11 +44,6 @@ __all__ = ["KernelRidge", "HermiteRidge", "KERNELS", "BASELINE_METHODS", "run_ba
 KERNELS = ("rbf", "polynomial", "gaussian")
 BASELINE_METHODS = ("hierarchical", "kernel", "kernel_hhat", "hermite_ridge")
 DEFAULT_BUDGET_GB = 2.0
-_VALID_EVERY = 5
-
-
-def _held_out(n: int) -> np.ndarray:
-    return np.arange(n) % _VALID_EVERY == _VALID_EVERY - 1
 
 
 def _check_xy(X, y):
@@ -82,10 +80,18 @@ def _psd_solve(M, b):
         return U[:, keep] @ ((U[:, keep].T @ b) / s[keep])
 
 
-class _BatchedRegressor:
+def _check_ridges(ridge_grid) -> np.ndarray:
+    ridges = np.asarray([check_float("ridge_grid", r, 0.0) for r in ridge_grid], np.float64)
+    if ridges.size == 0:
+        raise ValueError("ridge_grid=() is not allowed: must hold at least one ridge >= 0")
+    return ridges
+
+
+class _BatchedRegressor(Params):
     """predict / evaluate shared by the baselines: checks at the boundary, then ``_predict_batch`` on
     batches of ``batch_size`` inputs. Subclasses set ``_fitted`` (the attribute fit sets last) and
-    ``_n_inputs()`` (the training inputs' dimension)."""
+    ``_n_inputs()`` (the training inputs' dimension). Constructors store their arguments as given; fit validates
+    them (the scikit-learn contract, `_params.Params`)."""
 
     _fitted = ""
 
@@ -118,15 +124,19 @@ class KernelRidge(_BatchedRegressor):
 
     def __init__(self, kernel: str = "rbf", degree: int = 4, bandwidth: float | None = None, ridge_grid=DEFAULT_RIDGES,
                  memory_gb: float = DEFAULT_BUDGET_GB, batch_size: int = 4096, n_landmarks: int | None = None):
-        self.kernel = check_choice("kernel", kernel, KERNELS)
-        self.degree = check_int("degree", degree, 1, 12)
-        self.bandwidth = None if bandwidth is None else check_float("bandwidth", bandwidth, 0.0, lo_open=True)
-        self.ridge_grid = np.asarray([check_float("ridge_grid", r, 0.0) for r in ridge_grid], np.float64)
-        if self.ridge_grid.size == 0:
-            raise ValueError("ridge_grid=() is not allowed: must hold at least one ridge >= 0")
-        self.memory_gb = check_float("memory_gb", memory_gb, 0.0, lo_open=True)
-        self.batch_size = check_int("batch_size", batch_size, 1)
-        self.n_landmarks = None if n_landmarks is None else check_int("n_landmarks", n_landmarks, 1)
+        self.kernel, self.degree, self.bandwidth, self.ridge_grid = kernel, degree, bandwidth, ridge_grid
+        self.memory_gb, self.batch_size, self.n_landmarks = memory_gb, batch_size, n_landmarks
+
+    def _check_params(self):
+        check_choice("kernel", self.kernel, KERNELS)
+        check_int("degree", self.degree, 1, 12)
+        if self.bandwidth is not None:
+            check_float("bandwidth", self.bandwidth, 0.0, lo_open=True)
+        self._ridges = _check_ridges(self.ridge_grid)
+        check_float("memory_gb", self.memory_gb, 0.0, lo_open=True)
+        check_int("batch_size", self.batch_size, 1)
+        if self.n_landmarks is not None:
+            check_int("n_landmarks", self.n_landmarks, 1)
 
     @staticmethod
     def bytes_needed(n: int) -> int:
@@ -158,9 +168,10 @@ class KernelRidge(_BatchedRegressor):
         return max(1, min(4000, fit))
 
     def fit(self, X, y):
+        self._check_params()
         X, y = _check_xy(X, y)
-        n = check_int("n (number of samples)", X.shape[0], _VALID_EVERY)
-        val = _held_out(n)
+        n = check_int("n (number of samples)", X.shape[0], VALID_EVERY)
+        val = held_out(n)
         if self.kernel == "rbf":
             self.bandwidth_ = self.bandwidth if self.bandwidth is not None else self.median_heuristic(X[~val])
             if not self.bandwidth_ > 0:
@@ -182,7 +193,7 @@ class KernelRidge(_BatchedRegressor):
         K_vf, y_v = K_all[np.ix_(val, ~val)], y[val]
         del K_ff
         # a(r) = (K_ff + n_fit r I)^(-1) y_fit, scored on the held-out samples
-        self.ridge_, self.valid_errors_ = _best_ridge(s, U, y[~val], self.ridge_grid, n_fit,
+        self.ridge_, self.valid_errors_ = _best_ridge(s, U, y[~val], self._ridges, n_fit,
                                                       lambda a: np.mean((y_v - K_vf @ a) ** 2))
         del U, K_vf
         K_all[np.diag_indices(n)] += n * self.ridge_
@@ -210,8 +221,8 @@ class KernelRidge(_BatchedRegressor):
         def solve(G, b, count, r):
             return _psd_solve(G + count * r * K_zz + count * jitter, b)
 
-        errs = [float((a @ Gv @ a - 2 * a @ bv + yyv) / nv) for a in (solve(Gf, bf, nf, r) for r in self.ridge_grid)]
-        self.ridge_, self.valid_errors_ = float(self.ridge_grid[int(np.nanargmin(errs))]), errs
+        errs = [float((a @ Gv @ a - 2 * a @ bv + yyv) / nv) for a in (solve(Gf, bf, nf, r) for r in self._ridges)]
+        self.ridge_, self.valid_errors_ = float(self._ridges[int(np.nanargmin(errs))]), errs
         self.dual_coef_ = solve(Gf + Gv, bf + bv, n, self.ridge_)
         self.solver_ = "nystrom"
         return self
@@ -259,20 +270,20 @@ class HermiteRidge(_BatchedRegressor):
 
     def __init__(self, max_degree: int = 4, ridge_grid=DEFAULT_RIDGES, memory_gb: float = DEFAULT_BUDGET_GB,
                  batch_size: int = 2048):
-        self.max_degree = check_int("max_degree", max_degree, 1, 6)
-        self.ridge_grid = np.asarray([check_float("ridge_grid", r, 0.0) for r in ridge_grid], np.float64)
-        if self.ridge_grid.size == 0:
-            raise ValueError("ridge_grid=() is not allowed: must hold at least one ridge >= 0")
-        self.memory_gb = check_float("memory_gb", memory_gb, 0.0, lo_open=True)
-        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.max_degree, self.ridge_grid, self.memory_gb, self.batch_size = max_degree, ridge_grid, memory_gb, batch_size
 
     def bytes_needed(self, d: int) -> int:
         P = hermite_basis_size(d, self.max_degree)
         return 4 * 8 * P * P + 4 * self.batch_size * P
 
+    @float64
     def fit(self, X, y):
+        check_int("max_degree", self.max_degree, 1, 6)
+        ridges = _check_ridges(self.ridge_grid)
+        check_float("memory_gb", self.memory_gb, 0.0, lo_open=True)
+        check_int("batch_size", self.batch_size, 1)
         X, y = _check_xy(X, y)
-        n = check_int("n (number of samples)", X.shape[0], _VALID_EVERY)
+        n = check_int("n (number of samples)", X.shape[0], VALID_EVERY)
         d = check_int("X.shape[1] (input dimension d)", X.shape[1], 1)
         P = hermite_basis_size(d, self.max_degree)
         need = self.bytes_needed(d) / 2**30
@@ -280,7 +291,7 @@ class HermiteRidge(_BatchedRegressor):
             raise ValueError(f"d={d} is too large for Hermite ridge regression of degree {self.max_degree}: its "
                              f"{P} x {P} normal equations need {need:.2f} GB, memory budget {self.memory_gb:.2f} GB")
         _, normal_step = _hermite_ridge_kernels(d, self.max_degree)
-        val = _held_out(n)
+        val = held_out(n)
         zeros = (jnp.zeros((P, P), jnp.float64), jnp.zeros(P, jnp.float64))
         (Gf, bf), (Gv, bv) = zeros, zeros
         X32, y32 = X.astype(np.float32), y.astype(np.float32)
@@ -300,7 +311,7 @@ class HermiteRidge(_BatchedRegressor):
         nf, nv = float((~val).sum()), float(val.sum())
         yyv = float(np.sum(y[val] ** 2))
         s, U = scipy.linalg.eigh(Gf / nf, check_finite=False)
-        self.ridge_, self.valid_errors_ = _best_ridge(s, U, bf / nf, self.ridge_grid, 1.0,
+        self.ridge_, self.valid_errors_ = _best_ridge(s, U, bf / nf, ridges, 1.0,
                                                       lambda w: (w @ Gv @ w - 2 * w @ bv + yyv) / nv)
         G, b = (Gf + Gv) / n, (bf + bv) / n
         G[np.diag_indices(P)] += self.ridge_
@@ -313,11 +324,13 @@ class HermiteRidge(_BatchedRegressor):
     def _n_inputs(self) -> int:
         return self.d_
 
+    @float64
     def _predict_batch(self, X):
         features, _ = _hermite_ridge_kernels(self.d_, self.max_degree)
         return features(X) @ self.coef_.astype(np.float32)
 
 
+@float64
 def run_baselines(config: TeacherConfig, ns, seed: int = 0, *, methods=BASELINE_METHODS, n_test: int = 10000,
                   memory_gb: float = DEFAULT_BUDGET_GB, kernel: str = "rbf", estimators=("paper",),
                   kernel_max_n: int | None = None, n_landmarks: int | None = None, engine: str = "auto") -> list[dict]:
@@ -334,7 +347,7 @@ def run_baselines(config: TeacherConfig, ns, seed: int = 0, *, methods=BASELINE_
     record per (method, n): method, n, d, q, gamma, g, seed, mse, nmse, var_y, ridge, seconds, skipped, solver."""
     import time
 
-    ns = sorted({check_int("n", n, _VALID_EVERY) for n in ns})
+    ns = sorted({check_int("n", n, VALID_EVERY) for n in ns})
     methods = [check_choice("method", m, BASELINE_METHODS) for m in methods]
     check_choice("input_model", config.input_model, ("hermite",))  # the baselines see x, not the features
     n_test = check_int("n_test", n_test, 1)

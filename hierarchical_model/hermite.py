@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._validation import check_int
+from ._x64 import float64
 
 __all__ = ["HermiteFeatures", "GaussianFeatures", "feature_dim", "hermite_he", "make_feature_map"]
 
@@ -42,6 +43,7 @@ def feature_dim(d: int, q: int) -> int:
     return math.comb(d + q - 1, q)
 
 
+@float64
 def hermite_he(x, kmax: int):
     """Normalised probabilists' Hermite polynomials He_k(x)/sqrt(k!) for k = 0..kmax, stacked on
     a new last axis (three-term recurrence He_{k+1} = x He_k - k He_{k-1})."""

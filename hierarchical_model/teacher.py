@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._validation import check_choice, check_float, check_int, physical_memory_gb
+from ._x64 import float64
 from .hermite import GaussianFeatures, HermiteFeatures, feature_dim, make_feature_map
 from .links import Link, gaussian_expectation, make_link
 
@@ -176,6 +177,7 @@ class Teacher:
     lam: np.ndarray = field(init=False)    # (d1,) signed lambda_i
     features: object = field(init=False)   # the learner's feature map for this input model
 
+    @float64
     def __post_init__(self):
         check_int("seed", self.seed, 0, 2**31 - 1)
         cfg = self.config
@@ -239,10 +241,12 @@ class Teacher:
         return np.ascontiguousarray(self.A.T, np.float32)
 
     # ---- the target as a function -----------------------------------------------------------------
+    @float64
     def latent_fields(self, inputs):
         """h1 = A F(x) for a batch of inputs, (B, d1)."""
         return self.features.dot(inputs, self._At)
 
+    @float64
     def labels_noiseless(self, inputs):
         """g(h2), h2 = (1/sqrt 2) sum_i lambda_i (h1_i^2 - 1)."""
         h1 = self.latent_fields(inputs)
@@ -269,10 +273,12 @@ class Teacher:
         At, lam = jnp.asarray(self._At), jnp.asarray(self.lam, jnp.float32)
         return lambda stream_key, first_chunk, n_chunks: fn(stream_key, first_chunk, n_chunks, At, lam)
 
+    @float64
     def chunks(self, stream: str, first_chunk: int, n_chunks: int, seed: int | None = None):
         """Samples [first_chunk * CHUNK, (first_chunk + n_chunks) * CHUNK) of a stream: (inputs, y)."""
         return self._chunk_fn(self.stream_key(stream, seed), jnp.int32(first_chunk), int(n_chunks))
 
+    @float64
     def sample(self, n: int, stream: str = "train", seed: int | None = None):
         """The first n samples of a stream as arrays (inputs (n, d) or (n, D) for the Gaussian model, y (n,)).
         For tests and small data: the learner itself streams batches and never calls this."""

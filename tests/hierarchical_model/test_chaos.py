@@ -213,8 +213,10 @@ def test_chaos_recovers_the_minority_sign_direction(seed):
 # ---- refusals ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kw", [{"input_model": "gaussian_equivalent"}, {"q": 3}])
 def test_chaos_is_refused_without_degree_two_hermite_input(kw):
+    learner = hm.HierarchicalSpectralLearner(3, estimator="chaos", **kw)  # stored as given: refused by fit
+    X = np.random.default_rng(0).standard_normal((200, 8))
     with pytest.raises(ValueError, match=r"^estimator='chaos' is not allowed") as err:
-        hm.HierarchicalSpectralLearner(3, estimator="chaos", **kw)
+        learner.fit(X, X[:, 0] * X[:, 1])
     assert "\n" not in str(err.value)
     cfg = hm.TeacherConfig(d=8, **kw)
     with pytest.raises(ValueError, match=r"^estimator='chaos'"):
@@ -229,4 +231,4 @@ def test_engines_refuse_chaos_for_gaussian_features_and_unknown_estimators():
     with pytest.raises(ValueError, match=r"^estimator='chaos'"):
         matrix_free_operator(fmap, src, LabelTransform(), estimator="chaos")
     with pytest.raises(ValueError, match=r"^estimator='fourth'.*'paper', 'chaos'"):
-        hm.HierarchicalSpectralLearner(3, estimator="fourth")
+        hm.HierarchicalSpectralLearner(3, estimator="fourth").fit(*np.random.default_rng(0).standard_normal((2, 50, 4)))

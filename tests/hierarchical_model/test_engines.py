@@ -78,7 +78,7 @@ def test_engines_give_the_same_top_subspace():
 def test_moment_kernel_equals_block_triangle_kernel():
     """The q = 2 fourth-moment kernel (several panels at d = 30) gives the same C as the generic blocked
     product of the explicit features, at checkpoints that cut sub-batches and batches."""
-    from hierarchical_model.engines import _block_triangle_kernel, dense_kernel
+    from hierarchical_model.engines.dense_kernels import _block_triangle_kernel, dense_kernel
 
     cfg = hm.TeacherConfig(d=30, g="tanh", sigma=0.3)
     t, src = _source(cfg, 20000)
@@ -94,7 +94,7 @@ def test_moment_kernel_equals_block_triangle_kernel():
 
 def test_moment_plan_covers_every_distinct_fourth_moment_once():
     """Every entry of the index map points at a product of the pairs (a, b), (c, e) with a <= b <= c <= e."""
-    from hierarchical_model.engines import _moment_plan
+    from hierarchical_model.engines.dense_kernels import _moment_plan
 
     d = 9
     panels, index = _moment_plan(d)
