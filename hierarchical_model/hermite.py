@@ -137,6 +137,7 @@ class HermiteFeatures:
         return F
 
     # ---- vector <-> symmetric tensor ------------------------------------------------------------
+    @float64
     def to_tensor(self, V, dtype=jnp.float32):
         """(D, k) -> (k, d, ..., d): the symmetric tensors T(v) of the module docstring, in ``dtype``
         (float32 for the batched products; float64 where a d x d operator acts on them)."""
@@ -148,6 +149,7 @@ class HermiteFeatures:
             T = T.at[:, idx].set(vals)
         return T.reshape((k,) + (self.d,) * self.q)
 
+    @float64
     def from_tensor(self, M):
         """(k, d, ..., d) symmetric -> (D, k): (M_S / sqrt(prod k!))_S."""
         k = M.shape[0]
