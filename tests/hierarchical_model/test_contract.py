@@ -31,8 +31,8 @@ def test_get_params_set_params_round_trip(make):
 
 def test_sklearn_clone_and_refit_give_the_same_fit():
     base = pytest.importorskip("sklearn.base")
-    t = hm.Teacher(hm.TeacherConfig(d=10, g="tanh"), 0)
-    X, y = (np.asarray(a, np.float64) for a in t.sample(3000))
+    t = hm.Teacher(hm.TeacherConfig(d=8, g="tanh"), 0)
+    X, y = (np.asarray(a, np.float64) for a in t.sample(2000))
     learner = hm.HierarchicalSpectralLearner(t.d1, engine="dense", readout_degree=3)
     twin = base.clone(learner)
     assert twin is not learner and twin.get_params() == learner.get_params()
@@ -54,8 +54,8 @@ def test_matrix_free_non_convergence_warns_and_is_recorded():
     # the same problem with room to converge: no warning, residuals within tol
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        free = hm.HierarchicalSpectralLearner(t.d1, engine="matrix_free", tol=1e-6).fit_stream(t, 2000)
-    assert free.converged_ and free.eigen_info_.max_residual <= 1e-6 < info.max_residual
+        free = hm.HierarchicalSpectralLearner(t.d1, engine="matrix_free", tol=1e-4).fit_stream(t, 2000)
+    assert free.converged_ and free.eigen_info_.max_residual <= 1e-4 < info.max_residual
 
 
 def test_dense_residuals_are_reported_and_small():
