@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._params import Params
-from ._validation import check_choice, check_finite_array, check_float, check_int, check_memory_gb
+from ._validation import check_choice, check_finite_array, check_float, check_int, check_memory_gb, input_transform
 from ._x64 import float64
 from .engines import (ENGINES, ESTIMATORS, LABEL_TRANSFORMS, ArraySource, LabelTransform, StreamSource, check_estimator,
                       choose_batch_chunks, default_memory_gb, make_engine, resolve_engine)
@@ -285,29 +285,3 @@ class HierarchicalSpectralLearner(Params):
 
 
 _MAX_LABEL = 1e15  # y^2 |F|^4 must stay far below float32's 3.4e38
-_SCALE_P = 1e-9  # a genuine N(0, 1) column fails the unit-scale check with at most this probability
-_SCALE_SLACK = 1.5  # and a column off by less than this factor (or 0.5 in its mean) is accepted
-
-
-def input_transform(X, standardize: bool):
-    """(mean, scale) per column: the sample moments when ``standardize``; else zeros and ones, after
-    checking that every column is on the unit scale of x ~ N(0, 1) (see HierarchicalSpectralLearner)."""
-    from scipy.stats import chi2
-
-    n = X.shape[0]
-    mean, std = X.mean(axis=0), X.std(axis=0, ddof=1)
-    if standardize:
-        flat = np.flatnonzero(std == 0)
-        if flat.size:
-            raise ValueError(f"X column {int(flat[0])} is constant: standardize=True needs every column to vary")
-        return mean, std
-    mean_tol = 0.5 + 6.1 / math.sqrt(n)  # 6.1 standard errors: two-sided tail 1e-9
-    lo = math.sqrt(chi2.ppf(_SCALE_P, n - 1) / (n - 1)) / _SCALE_SLACK
-    hi = math.sqrt(chi2.isf(_SCALE_P, n - 1) / (n - 1)) * _SCALE_SLACK
-    off = np.abs(mean) / mean_tol + np.maximum(np.log(np.maximum(std, 1e-300) / hi), np.log(lo / np.maximum(std, 1e-300))).clip(0)
-    j = int(np.argmax(off))
-    if abs(mean[j]) > mean_tol or not lo <= std[j] <= hi:
-        raise ValueError(f"X is off the unit scale that the Hermite features assume (x ~ N(0, I)): column {j} has mean "
-                         f"{mean[j]:.3g} and standard deviation {std[j]:.3g} (allowed for n={n}: |mean| <= {mean_tol:.2f}, "
-                         f"std in [{lo:.2f}, {hi:.2f}]); pass standardize=True to centre and scale each column")
-    return np.zeros(X.shape[1]), np.ones(X.shape[1])

@@ -1,5 +1,8 @@
 """The hierarchical target (MODEL.md section 1) and its reproducible data stream.
 
+(About 310 lines, one idea: the configuration with its boundary checks, the drawn parameters and the stream that
+regenerates any batch from the seed; the authors' conventions are a variant of the same target, not a new one.)
+
     x ~ N(0, I_d),  h1 = A F(x) in R^{d1},  h2 = (1/sqrt 2) sum_i lambda_i (h1_i^2 - 1),
     y = g(h2) + sigma * xi,   lambda_i = Z_gamma z_i i^(-gamma),  Z_gamma = (sum_i i^(-2 gamma))^(-1/2).
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import hierarchical_model as hm
-from hierarchical_model.baselines import HermiteRidge, KernelRidge, _best_ridge, hermite_basis_size, run_baselines
+from hierarchical_model.baselines import HermiteRidge, KernelRidge, hermite_basis_size, run_baselines
+from hierarchical_model.baselines.common import _best_ridge
 
 
 def _data(n, d, seed=0):
