@@ -158,23 +158,8 @@ def dense_block_krylov(C: np.ndarray, k: int, V0=None, tol: float = KRYLOV_TOL, 
         m = min(V0.shape[1], b)
         V[:, :m] = V0[:, :m]
     V, _ = np.linalg.qr(V)
-    CV = C @ V
-    matvecs = b
-    while True:
-        basis, images = [V], [CV]
-        for _ in range(depth):
-            R, Q = images[-1], np.concatenate(basis, 1)
-            for _ in range(2):
-                R = R - Q @ (Q.T @ R)
-            Qn, _ = np.linalg.qr(R)
-            basis.append(Qn)
-            images.append(C @ Qn)
-            matvecs += b
-        Q, CQ = np.concatenate(basis, 1), np.concatenate(images, 1)
-        theta, U, CU, res = _ritz(Q, CQ, b, k)
-        if res.max() <= tol or matvecs >= max_matvecs:
-            return theta[:k], U[:, :k], U, matvecs, res
-        V, CV = U, CU
+    theta, U, matvecs, res = _thick_restart(lambda Q: C @ Q, V, k, depth, tol, max_matvecs, b, _orthonormalize_against_all)
+    return theta[:k], U[:, :k], U, matvecs, res
 
 
 def _tridiagonal_top(C: np.ndarray, k: int):
@@ -225,8 +210,39 @@ def top_by_magnitude(evals, evecs, k: int):
     return evals[order], evecs[:, order]
 
 
+def _thick_restart(apply, V, k: int, depth: int, tol: float, budget: int, cost: int, orthonormalize):
+    """The block Krylov loop shared by both solvers: from an orthonormal block V, each cycle builds
+    [V, CV, ..., C^depth V] (``orthonormalize(R, basis)`` makes each new block orthonormal to the basis), keeps the
+    V.shape[1] Rayleigh-Ritz pairs of largest |theta| and restarts from them, their images already known. Stops
+    when the k wanted pairs have relative residual <= tol, when ``budget`` is spent (each application of C costs
+    ``cost``; checked once per cycle) or at once when depth = 0. Returns (theta, U, cost spent, residuals)."""
+    CV = apply(V)
+    spent = cost
+    while True:
+        basis, images = [V], [CV]
+        for _ in range(depth):
+            Qn = orthonormalize(images[-1], basis)
+            basis.append(Qn)
+            images.append(apply(Qn))
+            spent += cost
+        xp = jnp if isinstance(V, jax.Array) else np
+        theta, U, CU, res = _ritz(xp.concatenate(basis, 1), xp.concatenate(images, 1), V.shape[1], k)
+        if depth == 0 or res.max() <= tol or spent >= budget:
+            return theta, U, spent, res
+        V, CV = U, CU
+
+
+def _orthonormalize_against_all(R, basis):
+    """Classical Gram-Schmidt against the whole basis at once, twice, then QR (numpy)."""
+    Q = np.concatenate(basis, 1)
+    for _ in range(2):
+        R = R - Q @ (Q.T @ R)
+    Qn, _ = np.linalg.qr(R)
+    return Qn
+
+
 def _orthonormalize_against(R, basis):
-    """Block classical Gram-Schmidt, twice (numerically stable enough at these sizes), then QR."""
+    """Block classical Gram-Schmidt, twice (numerically stable enough at these sizes), then QR (JAX)."""
     for _ in range(2):
         for Qb in basis:
             R = R - Qb @ (Qb.T @ R)
@@ -258,16 +274,5 @@ def block_krylov_eigsh(apply, D: int, n_eig: int, V0=None, block: int | None = N
         V0 = jnp.asarray(V0, jnp.float64)[:, :k]
         V = V.at[:, : V0.shape[1]].set(V0)
     V, _ = jnp.linalg.qr(V)
-    CV = apply(V)
-    passes = 1
-    while True:
-        basis, images = [V], [CV]
-        for _ in range(depth):
-            Qn = _orthonormalize_against(images[-1], basis)
-            basis.append(Qn)
-            images.append(apply(Qn))
-            passes += 1
-        theta, U, CU, res = _ritz(jnp.concatenate(basis, 1), jnp.concatenate(images, 1), k, n_eig)
-        if depth == 0 or res.max() <= tol or passes >= max_passes:
-            return theta[:n_eig], np.asarray(U[:, :n_eig]), passes, res
-        V, CV = U, CU
+    theta, U, passes, res = _thick_restart(apply, V, n_eig, depth, tol, max_passes, 1, _orthonormalize_against)
+    return theta[:n_eig], np.asarray(U[:, :n_eig]), passes, res
