@@ -128,6 +128,7 @@ def test_predict_before_fit_and_wrong_width():
         m.predict(_data(2, 4))
 
 
+@pytest.mark.slow
 def test_run_baselines_shares_data_and_skips_refused_sizes():
     cfg = hm.TeacherConfig(d=5, q=2, gamma=0.4, g="id")
     recs = run_baselines(cfg, [100, 400], seed=1, n_test=300, memory_gb=3 * 8 * 300**2 / 2**30)

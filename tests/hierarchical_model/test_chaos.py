@@ -137,6 +137,7 @@ def test_pure_degree_two_labels_leave_nothing_in_c_chaos(engine):
     assert np.abs(chaos).max() < 2e-6 * scale
 
 
+@pytest.mark.slow
 def test_engines_c_chaos_against_the_float64_definition():
     """Both engines' C_chaos on teacher samples against C - (G (+) G) built here in float64."""
     cfg = hm.TeacherConfig(d=10, g="tanh", sigma=0.2)

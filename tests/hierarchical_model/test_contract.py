@@ -42,6 +42,7 @@ def test_sklearn_clone_and_refit_give_the_same_fit():
 
 
 # ---- eigen-solver convergence ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_matrix_free_non_convergence_warns_and_is_recorded():
     t = hm.Teacher(hm.TeacherConfig(d=12, g="tanh"), 0)
     capped = hm.HierarchicalSpectralLearner(t.d1, engine="matrix_free", max_passes=2, tol=1e-10)
@@ -58,6 +59,7 @@ def test_matrix_free_non_convergence_warns_and_is_recorded():
     assert free.converged_ and free.eigen_info_.max_residual <= 1e-4 < info.max_residual
 
 
+@pytest.mark.slow
 def test_dense_residuals_are_reported_and_small():
     t = hm.Teacher(hm.TeacherConfig(d=14, g="tanh"), 0)
     L = hm.HierarchicalSpectralLearner(t.d1, engine="dense").fit_stream(t, 3000)

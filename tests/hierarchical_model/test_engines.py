@@ -18,6 +18,7 @@ def _source(cfg, n, seed=0):
     return t, StreamSource(t, "train", n, seed, choose_batch_chunks(t.D))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("input_model,q,d", [("hermite", 2, 16), ("gaussian_equivalent", 2, 16), ("hermite", 3, 7)])
 def test_matrix_free_cv_equals_dense_cv(input_model, q, d):
     cfg = hm.TeacherConfig(d=d, q=q, g="tanh", input_model=input_model)

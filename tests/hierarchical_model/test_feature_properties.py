@@ -5,6 +5,7 @@ import itertools
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.polynomial.hermite_e import hermegauss, hermeval
@@ -64,6 +65,7 @@ def test_features_are_permutation_equivariant(d, q, seed):
     np.testing.assert_allclose(np.asarray(fm.explicit(X[:, pi])), np.asarray(fm.explicit(X))[:, image], rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(d=st.integers(2, 4), q=st.integers(2, 3), k=st.integers(1, 2), seed=st.integers(0, 2**31 - 1))
 def test_dot_and_rdot_are_adjoint_and_match_the_explicit_features(d, q, k, seed):

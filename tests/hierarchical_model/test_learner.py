@@ -81,6 +81,7 @@ def test_run_path_is_nested_run():
     assert path[1].qh == pytest.approx(single.qh, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_label_transforms_and_fresh_split_run():
     cfg = hm.TeacherConfig(d=14, g="id")
     t = hm.Teacher(cfg, 0)
@@ -117,6 +118,7 @@ def recovery_runs():
     return cfg, [hm.run_path(cfg, NS, seed=s, n_test=2000, engine="dense") for s in SEEDS]
 
 
+@pytest.mark.slow
 def test_sequential_recovery_end_to_end(recovery_runs):
     _, runs = recovery_runs
     qh = np.mean([[r.qh for r in path] for path in runs], axis=0)
@@ -125,6 +127,7 @@ def test_sequential_recovery_end_to_end(recovery_runs):
     assert np.all(np.diff(qh) > 0)  # q_h grows with n
 
 
+@pytest.mark.slow
 def test_a_random_subspace_fails_the_recovery_assertions(recovery_runs):
     """The assertions above have teeth: a learner returning a random d1-dimensional subspace fails them."""
     cfg, runs = recovery_runs

@@ -100,6 +100,7 @@ def test_label_noise_variance():
     assert lo < np.var(noise) < hi
 
 
+@pytest.mark.slow
 def test_streams_are_reproducible_nested_and_independent():
     t = hm.Teacher(hm.TeacherConfig(d=10), seed=4)
     Xa, ya = t.sample(1000)
