@@ -1,19 +1,16 @@
-"""Generator and layer-wise spectral learner for the solvable hierarchical model of neural scaling laws.
+"""The solvable hierarchical model of neural scaling laws at finite size: its target (teacher), Algorithm 1 (the
+layer-wise spectral learner and its plain reference), the baselines and the per-run metrics (MODEL.md).
 
-The exact specification is MODEL.md. Importing this package turns on JAX's 64-bit mode: products run
-in float32 by explicit casts, and long sums (the D x D accumulator, test errors) run in float64.
+Importing the package changes nothing in the process: JAX's 64-bit mode, which the float64 sums need, is turned
+on only for the duration of each call into the package (`_x64.float64`); products run in float32 by explicit casts.
 """
 
-import jax
-
-jax.config.update("jax_enable_x64", True)
-
-from .experiment import run, run_path  # noqa: E402
-from .hermite import GaussianFeatures, HermiteFeatures, feature_dim, hermite_he  # noqa: E402
-from .learner import HierarchicalSpectralLearner  # noqa: E402
-from .links import Link, make_link  # noqa: E402
-from .metrics import RunResult, first_layer_metrics, subspace_overlap  # noqa: E402
-from .teacher import CHUNK, Teacher, TeacherConfig, latent_dim, spike_weights  # noqa: E402
+from .experiment import run, run_path
+from .hermite import GaussianFeatures, HermiteFeatures, feature_dim, hermite_he
+from .learner import HierarchicalSpectralLearner
+from .links import Link, make_link
+from .metrics import RunResult, first_layer_metrics, subspace_overlap
+from .teacher import CHUNK, Teacher, TeacherConfig, latent_dim, spike_weights
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,6 @@
 """Boundary checks: every public entry point refuses bad input with one line
-naming the parameter, the value and the allowed range (the project's rule for bad input)."""
+naming the parameter, the value and the allowed range (the project's rule for bad input); among them the
+unit-scale check of user inputs that the Hermite features assume (`input_transform`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import math
 import numbers
 from collections.abc import Iterable
 
-__all__ = ["check_int", "check_float", "check_choice", "check_finite_array", "physical_memory_gb", "check_memory_gb"]
+__all__ = ["check_int", "check_float", "check_choice", "check_finite_array", "physical_memory_gb", "check_memory_gb",
+           "input_transform"]
 
 
 def _fmt_range(lo, hi, lo_open=False, hi_open=False) -> str:
@@ -92,3 +94,32 @@ def check_memory_gb(name: str, value) -> float:
     if value > phys:
         raise ValueError(f"{name}={value:g} is out of range: must be in (0, {phys:.1f}] GiB, this machine's physical memory")
     return value
+
+
+_SCALE_P = 1e-9  # a genuine N(0, 1) column fails the unit-scale check with at most this probability
+_SCALE_SLACK = 1.5  # and a column off by less than this factor (or 0.5 in its mean) is accepted
+
+
+def input_transform(X, standardize: bool):
+    """(mean, scale) per column: the sample moments when ``standardize``; else zeros and ones, after
+    checking that every column is on the unit scale of x ~ N(0, 1) (see HierarchicalSpectralLearner's ``standardize``)."""
+    import numpy as np
+    from scipy.stats import chi2
+
+    n = X.shape[0]
+    mean, std = X.mean(axis=0), X.std(axis=0, ddof=1)
+    if standardize:
+        flat = np.flatnonzero(std == 0)
+        if flat.size:
+            raise ValueError(f"X column {int(flat[0])} is constant: standardize=True needs every column to vary")
+        return mean, std
+    mean_tol = 0.5 + 6.1 / math.sqrt(n)  # 6.1 standard errors: two-sided tail 1e-9
+    lo = math.sqrt(chi2.ppf(_SCALE_P, n - 1) / (n - 1)) / _SCALE_SLACK
+    hi = math.sqrt(chi2.isf(_SCALE_P, n - 1) / (n - 1)) * _SCALE_SLACK
+    off = np.abs(mean) / mean_tol + np.maximum(np.log(np.maximum(std, 1e-300) / hi), np.log(lo / np.maximum(std, 1e-300))).clip(0)
+    j = int(np.argmax(off))
+    if abs(mean[j]) > mean_tol or not lo <= std[j] <= hi:
+        raise ValueError(f"X is off the unit scale that the Hermite features assume (x ~ N(0, I)): column {j} has mean "
+                         f"{mean[j]:.3g} and standard deviation {std[j]:.3g} (allowed for n={n}: |mean| <= {mean_tol:.2f}, "
+                         f"std in [{lo:.2f}, {hi:.2f}]); pass standardize=True to centre and scale each column")
+    return np.zeros(X.shape[1]), np.ones(X.shape[1])

@@ -1,7 +1,7 @@
 """Algorithm 1 of MODEL.md section 2 in plain float64 numpy: the test oracle of the engines.
 
 Small d only (explicit n x D features, a full eigh). Same conventions as `HierarchicalSpectralLearner.fit`
-with T = identity: every fifth sample (index % 5 == 4) is held out to choose the ridge, layers 1-2 and
+with T = identity and its validation split (`splits`): every fifth sample (index % 5 == 4) is held out to choose the ridge, layers 1-2 and
 the readout use the rest (with ``fresh_split``: layer 1 the first half of it, layer 2 and the readout
 the second half).
 
@@ -20,9 +20,11 @@ from types import SimpleNamespace
 import jax.numpy as jnp
 import numpy as np
 
+from ._x64 import float64
 from .engines import check_estimator
 from .hermite import GaussianFeatures, HermiteFeatures, hermite_he
 from .learner import DEFAULT_RIDGES
+from .splits import held_out as held_out_mask
 
 __all__ = ["algorithm1", "kronecker_sum_reference"]
 
@@ -37,12 +39,14 @@ def kronecker_sum_reference(G: np.ndarray) -> np.ndarray:
     return 2.0 * np.einsum("aij,jk,bki->ab", basis, G, basis)  # <B_a, G B_b + B_b G> = 2 tr(B_a G B_b)
 
 
+@float64
 def _readout_features(F, A_hat, B_hat, s, degree):
     h = F @ A_hat.T
     u = (np.einsum("ni,ij,nj->n", h, B_hat, h) - np.trace(B_hat)) / s
     return np.asarray(hermite_he(jnp.asarray(u, jnp.float64), degree), np.float64)  # He_k(u) / sqrt(k!), k <= degree
 
 
+@float64
 def algorithm1(X, y, d1: int, q: int = 2, *, input_model: str = "hermite", estimator: str = "paper",
                readout_degree: int = 5, ridge_grid=DEFAULT_RIDGES, fresh_split: bool = False):
     """Fit Algorithm 1 on arrays X (n, d) (or (n, D) features for 'gaussian_equivalent'), y (n,).
@@ -53,7 +57,7 @@ def algorithm1(X, y, d1: int, q: int = 2, *, input_model: str = "hermite", estim
     X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
     fmap = HermiteFeatures(X.shape[1], q) if input_model == "hermite" else GaussianFeatures(X.shape[1])
     features = lambda Z: np.asarray(fmap.explicit(Z), np.float64)  # noqa: E731  (float32-rounded entries)
-    held_out = np.arange(len(y)) % 5 == 4
+    held_out = held_out_mask(len(y))
     F = features(X)
     (Ft, Xt, yt), (Fv, yv) = (F[~held_out], X[~held_out], y[~held_out]), (F[held_out], y[held_out])
     half = len(yt) // 2 if fresh_split else len(yt)

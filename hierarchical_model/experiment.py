@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from ._validation import check_int
+from ._x64 import float64
 from .learner import HierarchicalSpectralLearner
 from .metrics import RunResult, first_layer_metrics
 from .teacher import MAX_SAMPLES, Teacher, TeacherConfig
@@ -14,11 +15,13 @@ from .teacher import MAX_SAMPLES, Teacher, TeacherConfig
 __all__ = ["run", "run_path"]
 
 
+@float64
 def run(config: TeacherConfig, n: int, seed: int = 0, *, n_test: int = 10000, **learner_kwargs) -> RunResult:
     """Draw the teacher of ``seed``, fit on its first n training samples, evaluate on n_test fresh ones."""
     return run_path(config, [n], seed, n_test=n_test, **learner_kwargs)[0]
 
 
+@float64
 def run_path(config: TeacherConfig, ns, seed: int = 0, *, n_test: int = 10000, progress=None, spectrum_ns=None,
              **learner_kwargs) -> list[RunResult]:
     """`run` at every n of an increasing grid, on nested prefixes of one training stream (one pass over

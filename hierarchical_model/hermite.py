@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._validation import check_int
+from ._x64 import float64
 
 __all__ = ["HermiteFeatures", "GaussianFeatures", "feature_dim", "hermite_he", "make_feature_map"]
 
@@ -42,6 +43,7 @@ def feature_dim(d: int, q: int) -> int:
     return math.comb(d + q - 1, q)
 
 
+@float64
 def hermite_he(x, kmax: int):
     """Normalised probabilists' Hermite polynomials He_k(x)/sqrt(k!) for k = 0..kmax, stacked on
     a new last axis (three-term recurrence He_{k+1} = x He_k - k He_{k-1})."""
@@ -135,6 +137,7 @@ class HermiteFeatures:
         return F
 
     # ---- vector <-> symmetric tensor ------------------------------------------------------------
+    @float64
     def to_tensor(self, V, dtype=jnp.float32):
         """(D, k) -> (k, d, ..., d): the symmetric tensors T(v) of the module docstring, in ``dtype``
         (float32 for the batched products; float64 where a d x d operator acts on them)."""
@@ -146,6 +149,7 @@ class HermiteFeatures:
             T = T.at[:, idx].set(vals)
         return T.reshape((k,) + (self.d,) * self.q)
 
+    @float64
     def from_tensor(self, M):
         """(k, d, ..., d) symmetric -> (D, k): (M_S / sqrt(prod k!))_S."""
         k = M.shape[0]

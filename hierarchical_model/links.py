@@ -15,6 +15,8 @@ from functools import lru_cache
 import jax.numpy as jnp
 import numpy as np
 
+from ._x64 import float64
+
 __all__ = ["Link", "make_link", "gaussian_expectation", "LINK_NAMES"]
 
 LINK_NAMES = ("id", "tanh", "relu", "quad")
@@ -39,6 +41,7 @@ def _simpson_grid(half_width: float = 12.0, n: int = 200_001):
     return z, w
 
 
+@float64
 def gaussian_expectation(fn: Callable) -> float:
     """E[fn(Z)], Z ~ N(0, 1), by composite Simpson quadrature on a fine grid (one vectorised call of fn)."""
     z, w = _simpson_grid()
@@ -55,10 +58,12 @@ class Link:
     nu1: float
     second_moment: float
 
+    @float64
     def __call__(self, z):
         return self.raw(z) - self.mean
 
 
+@float64
 def make_link(g) -> Link:
     """Build a centred link from a name in LINK_NAMES or a vectorised callable (numpy/jax arrays in, same shape out)."""
     if isinstance(g, Link):

@@ -1,5 +1,8 @@
 """The hierarchical target (MODEL.md section 1) and its reproducible data stream.
 
+(About 310 lines, one idea: the configuration with its boundary checks, the drawn parameters and the stream that
+regenerates any batch from the seed; the authors' conventions are a variant of the same target, not a new one.)
+
     x ~ N(0, I_d),  h1 = A F(x) in R^{d1},  h2 = (1/sqrt 2) sum_i lambda_i (h1_i^2 - 1),
     y = g(h2) + sigma * xi,   lambda_i = Z_gamma z_i i^(-gamma),  Z_gamma = (sum_i i^(-2 gamma))^(-1/2).
 
@@ -21,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._validation import check_choice, check_float, check_int, physical_memory_gb
+from ._x64 import float64
 from .hermite import GaussianFeatures, HermiteFeatures, feature_dim, make_feature_map
 from .links import Link, gaussian_expectation, make_link
 
@@ -176,6 +180,7 @@ class Teacher:
     lam: np.ndarray = field(init=False)    # (d1,) signed lambda_i
     features: object = field(init=False)   # the learner's feature map for this input model
 
+    @float64
     def __post_init__(self):
         check_int("seed", self.seed, 0, 2**31 - 1)
         cfg = self.config
@@ -239,10 +244,12 @@ class Teacher:
         return np.ascontiguousarray(self.A.T, np.float32)
 
     # ---- the target as a function -----------------------------------------------------------------
+    @float64
     def latent_fields(self, inputs):
         """h1 = A F(x) for a batch of inputs, (B, d1)."""
         return self.features.dot(inputs, self._At)
 
+    @float64
     def labels_noiseless(self, inputs):
         """g(h2), h2 = (1/sqrt 2) sum_i lambda_i (h1_i^2 - 1)."""
         h1 = self.latent_fields(inputs)
@@ -269,10 +276,12 @@ class Teacher:
         At, lam = jnp.asarray(self._At), jnp.asarray(self.lam, jnp.float32)
         return lambda stream_key, first_chunk, n_chunks: fn(stream_key, first_chunk, n_chunks, At, lam)
 
+    @float64
     def chunks(self, stream: str, first_chunk: int, n_chunks: int, seed: int | None = None):
         """Samples [first_chunk * CHUNK, (first_chunk + n_chunks) * CHUNK) of a stream: (inputs, y)."""
         return self._chunk_fn(self.stream_key(stream, seed), jnp.int32(first_chunk), int(n_chunks))
 
+    @float64
     def sample(self, n: int, stream: str = "train", seed: int | None = None):
         """The first n samples of a stream as arrays (inputs (n, d) or (n, D) for the Gaussian model, y (n,)).
         For tests and small data: the learner itself streams batches and never calls this."""

@@ -43,7 +43,7 @@ def worker_cores(n_workers: int, cores=None) -> list[tuple]:
 def _pin_process(cores) -> None:
     """Restrict every thread of this process (and the threads it starts later) to ``cores`` (Linux), and size
     its BLAS/OpenMP pools to len(cores) threads: OpenBLAS fixes its pool when it is loaded (by then every core),
-    and a worker's spare BLAS threads spin against the other workers (see `engines.EIGEN_BLAS_THREADS`)."""
+    and a worker's spare BLAS threads spin against the other workers (see `engines.linalg.EIGEN_BLAS_THREADS`)."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=len(cores))

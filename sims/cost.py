@@ -7,7 +7,7 @@ start-up; the rates below are calibration constants of this machine (2 cores, ja
 with float64 accumulation), measured with the commands named beside each. They are deliberately round:
 an estimate is meant to tell 10 minutes from 10 days, not 10 from 12 minutes.
 
-Work model (MODEL.md section 2, hierarchical_model/engines.py), per configuration with D features, d1
+Work model (MODEL.md section 2, hierarchical_model/engines/), per configuration with D features, d1
 latent directions, k = d1 + 10 Krylov vectors:
 - generating one sample (teacher labels h1 = A F, the learner's features): ~ 4 D d1 flops ("stream" rate);
 - dense layer 1: the q = 2 moment kernel executes 1/3 of the general product's 2 D^2 flops per sample

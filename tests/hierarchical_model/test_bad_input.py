@@ -37,15 +37,26 @@ def test_run_refuses_n_below_d1_and_n_test_below_one():
         hm.run(cfg, 100, n_test=0)
 
 
-def test_learner_refuses_unknown_engine_and_bad_hyper_parameters():
-    with pytest.raises(ValueError, match=r"^engine='gpu' is not allowed: must be one of 'auto', 'dense', 'matrix_free'"):
-        hm.HierarchicalSpectralLearner(3, engine="gpu")
-    with pytest.raises(ValueError, match=r"^label_transform='log'"):
-        hm.HierarchicalSpectralLearner(3, label_transform="log")
-    with pytest.raises(ValueError, match=r"^d1=0"):
-        hm.HierarchicalSpectralLearner(0)
-    with pytest.raises(ValueError, match=r"^engine='dense' needs"):
-        hm.HierarchicalSpectralLearner(3, engine="dense", memory_gb=0.001).fit(*_data(200, 30))
+@pytest.mark.parametrize("kwargs,match", [
+    ({"engine": "gpu"}, r"^engine='gpu' is not allowed: must be one of 'auto', 'dense', 'matrix_free'$"),
+    ({"label_transform": "log"}, r"^label_transform='log'"),
+    ({"d1": 0}, r"^d1=0"),
+    ({"ridge_grid": ()}, r"^ridge_grid=\(\) is not allowed"),
+    ({"tol": 0.0}, r"^tol=0.0"),
+    ({"engine": "dense", "memory_gb": 0.001}, r"^engine='dense' needs"),
+])
+def test_learner_stores_bad_hyper_parameters_and_fit_refuses_them(kwargs, match):
+    """The scikit-learn contract: the constructor stores its arguments as given; fit, fit_stream and fit_path
+    refuse a bad one in one line naming it."""
+    kwargs = {"d1": 3, **kwargs}
+    learner = hm.HierarchicalSpectralLearner(**kwargs)
+    assert all(learner.get_params()[k] is v for k, v in kwargs.items())
+    t = hm.Teacher(hm.TeacherConfig(d=30), 0)
+    for fit in (lambda: learner.fit(*_data(200, 30)), lambda: learner.fit_stream(t, 500),
+                lambda: list(learner.fit_path(t, [300, 500]))):
+        with pytest.raises(ValueError, match=match) as err:
+            fit()
+        assert "\n" not in str(err.value)
 
 
 def _data(n, d, seed=0):

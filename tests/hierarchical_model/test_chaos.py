@@ -137,6 +137,7 @@ def test_pure_degree_two_labels_leave_nothing_in_c_chaos(engine):
     assert np.abs(chaos).max() < 2e-6 * scale
 
 
+@pytest.mark.slow
 def test_engines_c_chaos_against_the_float64_definition():
     """Both engines' C_chaos on teacher samples against C - (G (+) G) built here in float64."""
     cfg = hm.TeacherConfig(d=10, g="tanh", sigma=0.2)
@@ -213,8 +214,10 @@ def test_chaos_recovers_the_minority_sign_direction(seed):
 # ---- refusals ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kw", [{"input_model": "gaussian_equivalent"}, {"q": 3}])
 def test_chaos_is_refused_without_degree_two_hermite_input(kw):
+    learner = hm.HierarchicalSpectralLearner(3, estimator="chaos", **kw)  # stored as given: refused by fit
+    X = np.random.default_rng(0).standard_normal((200, 8))
     with pytest.raises(ValueError, match=r"^estimator='chaos' is not allowed") as err:
-        hm.HierarchicalSpectralLearner(3, estimator="chaos", **kw)
+        learner.fit(X, X[:, 0] * X[:, 1])
     assert "\n" not in str(err.value)
     cfg = hm.TeacherConfig(d=8, **kw)
     with pytest.raises(ValueError, match=r"^estimator='chaos'"):
@@ -229,4 +232,4 @@ def test_engines_refuse_chaos_for_gaussian_features_and_unknown_estimators():
     with pytest.raises(ValueError, match=r"^estimator='chaos'"):
         matrix_free_operator(fmap, src, LabelTransform(), estimator="chaos")
     with pytest.raises(ValueError, match=r"^estimator='fourth'.*'paper', 'chaos'"):
-        hm.HierarchicalSpectralLearner(3, estimator="fourth")
+        hm.HierarchicalSpectralLearner(3, estimator="fourth").fit(*np.random.default_rng(0).standard_normal((2, 50, 4)))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import hierarchical_model as hm
+from hierarchical_model.teacher import CHUNK
 from hierarchical_model.engines import (DenseAccumulator, LabelTransform, StreamSource, block_krylov_eigsh,
                                         choose_batch_chunks, matrix_free_operator)
 
@@ -17,6 +18,7 @@ def _source(cfg, n, seed=0):
     return t, StreamSource(t, "train", n, seed, choose_batch_chunks(t.D))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("input_model,q,d", [("hermite", 2, 16), ("gaussian_equivalent", 2, 16), ("hermite", 3, 7)])
 def test_matrix_free_cv_equals_dense_cv(input_model, q, d):
     cfg = hm.TeacherConfig(d=d, q=q, g="tanh", input_model=input_model)
@@ -78,7 +80,7 @@ def test_engines_give_the_same_top_subspace():
 def test_moment_kernel_equals_block_triangle_kernel():
     """The q = 2 fourth-moment kernel (several panels at d = 30) gives the same C as the generic blocked
     product of the explicit features, at checkpoints that cut sub-batches and batches."""
-    from hierarchical_model.engines import _block_triangle_kernel, dense_kernel
+    from hierarchical_model.engines.dense_kernels import _block_triangle_kernel, dense_kernel
 
     cfg = hm.TeacherConfig(d=30, g="tanh", sigma=0.3)
     t, src = _source(cfg, 20000)
@@ -94,7 +96,7 @@ def test_moment_kernel_equals_block_triangle_kernel():
 
 def test_moment_plan_covers_every_distinct_fourth_moment_once():
     """Every entry of the index map points at a product of the pairs (a, b), (c, e) with a <= b <= c <= e."""
-    from hierarchical_model.engines import _moment_plan
+    from hierarchical_model.engines.dense_kernels import _moment_plan
 
     d = 9
     panels, index = _moment_plan(d)
@@ -111,7 +113,11 @@ def test_moment_plan_covers_every_distinct_fourth_moment_once():
 
 
 def test_batches_are_powers_of_two_and_stream_cache_is_bounded():
-    assert [choose_batch_chunks(D) for D in (10, 1830, 5050, 20100)] == [32, 32, 8, 2]
+    for D in (10, 1830, 5050, 20100, 10**6):  # a power of two, the largest whose (B, D) float32 batch fits 64 MiB
+        c = choose_batch_chunks(D)
+        assert c & (c - 1) == 0 and 1 <= c <= 32
+        assert c == 1 or c * CHUNK * D * 4 <= 64 * 2**20
+        assert c == 32 or 2 * c * CHUNK * D * 4 > 64 * 2**20
     t = hm.Teacher(hm.TeacherConfig(d=12), 0)
     plain = StreamSource(t, "train", 8192, 0, 4)
     cached = StreamSource(t, "train", 8192, 0, 4, cache_bytes=1024 * 13 * 4 + 100)
