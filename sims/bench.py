@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
+from hierarchical_model._x64 import float64
 
 # the report's names are imported from here by `hmodel bench` (sims/cmd_bench.py)
 from .bench_report import TARGETS, format_table, load_json, summarize, write_json
@@ -89,6 +90,7 @@ def measure_peak(N: int) -> dict:
 
 
 # ---- (b) -----------------------------------------------------------------------------------------
+@float64  # the library's internals are timed as its entry points run them: with JAX's 64-bit mode on
 def measure_accumulation(d: int, batches: int, eps: float, seed: int = 0) -> dict:
     """The dense engine's accumulation (`DenseAccumulator`'s kernel, sub-batch by sub-batch, into fresh
     statistics at every repetition) on pre-generated batches, data generation timed apart; then the cost of one
