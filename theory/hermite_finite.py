@@ -5,7 +5,7 @@ Per n (c = D/n), the steps of `theory.finite_size` with the Hermite pieces:
    centre and extra variance), truncated to the range n samples cover (`LabelLaw.truncated`);
 2. bulk, outliers and overlaps of M + (weighted sample covariance) by (M2)-(M4) of `theory.remainder`, with M
    exact or its semicircle surrogate (chosen by D, recorded in Prediction.meta["model"]);
-3. the d1-largest-|eigenvalue| selection of `theory.finite_size.select`, the bulk cells and the overlap density
+3. the d1-largest-|eigenvalue| selection of `theory.selection.select` ('soft' by default), the bulk cells and the overlap density
    of the bulk eigenvectors taken from (M2)/(M3), plus the single-sample outliers of `theory.tails` competing for
    the slots;
 4. the MSE from the overlaps (`finite_size.mse_from_overlaps`, whose readout model is the Gaussian-equivalent one).
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .finite_size import select
+from .selection import edge_scale, outlier_sd, select
 from .hermite_law import chaos_atoms, hermite_label_law, kappa, spike_lengthening
 from .remainder import Bulk, remainder
 from .tails import tail_count, tail_locations
@@ -71,8 +71,9 @@ def bulk_cells(bulk: Bulk, edges, span: float = 0.3, n_grid: int = 60) -> dict:
     return {"mid": mids, "dl": dl, "mass": m.imag / np.pi * dl, "m": m, "om": om}
 
 
-def predict_n_hermite(n: int, D: int, law, rem, n_cells: int = 60, tails: bool = True) -> dict:
-    """One n: bulk edges, outliers, selection and cos^2 of the Hermite model (module docstring, steps 1-3)."""
+def predict_n_hermite(n: int, D: int, law, rem, n_cells: int = 60, tails: bool = True, selection: str = "soft") -> dict:
+    """One n: bulk edges, outliers, selection ('soft' or 'hard', `theory.selection`) and cos^2 of the Hermite
+    model (module docstring, steps 1-3)."""
     c = D / n
     lw = law.truncated(n)
     bulk = Bulk(c, lw, rem)
@@ -80,11 +81,15 @@ def predict_n_hermite(n: int, D: int, law, rem, n_cells: int = 60, tails: bool =
     edges = bulk.edges(om_edges)
     z, c2 = bulk.outliers(om_edges)
     cells = bulk_cells(bulk, edges, n_grid=n_cells)
-    extra = None
+    extra, loc = None, None
     if tails and law.tail is not None:
         loc = tail_locations(bulk, om_edges)
         extra = lambda t: tail_count(t, n, bulk, om_edges, loc)  # noqa: E731
-    sel, cos2 = select(z, c2, D, cells, lambda: bulk.overlap_density(cells["om"]), z.size, extra)
+    soft = {} if selection == "hard" else {
+        "sd": outlier_sd(lw, c2, n), "tw": edge_scale(cells, D, n_cells),
+        "tails": None if loc is None else (loc, n / law.n_mc)}
+    sel, cos2 = select(z, c2, D, cells, lambda: bulk.overlap_density(cells["om"]), z.size, extra, rule=selection,
+                       **soft)
     out = {"z": z, "cos2": cos2, "selected": sel, "edges": edges}
     if extra is not None:
         out["tail_outliers"] = float(extra(np.array([0.0]))[0])
