@@ -4,7 +4,8 @@ Per n (c = D/n), the steps of `theory.finite_size` with the Hermite pieces:
 1. label law: the radial W-law of `theory.hermite_law` ((W1)-(W4): atoms W, spike moments a_i, the estimator's
    centre and extra variance), truncated to the range n samples cover (`LabelLaw.truncated`);
 2. bulk, outliers and overlaps of M + (weighted sample covariance) by (M2)-(M4) of `theory.remainder`, with M
-   exact or its semicircle surrogate (chosen by D, recorded in Prediction.meta["model"]);
+   exact or its semicircle surrogate (chosen by D, recorded in Prediction.meta["model"]), its Kronecker-sum part
+   (paper estimator) with the coefficients `kronecker_coef` measured from E[G];
 3. the d1-largest-|eigenvalue| selection of `theory.selection.select` ('soft' by default), M's spurious
    directions (isolated eigenvalues of the exact M_perp beyond the bulk, `Bulk.spurious_outliers`) competing
    for the slots as further outliers without overlap, the bulk cells and the overlap density

@@ -91,3 +91,13 @@ def test_soft_selection_is_the_probability_of_the_order():
     ref = norm.cdf((0.298 - top - tw[1] * TW1_MEAN) / np.hypot(0.006, tw[1] * TW1_SD))
     assert p[0] == pytest.approx(ref, abs=0.015), (p, ref)
     assert 0.2 < ref < 0.95  # a case where the edge's fluctuation matters
+
+
+def test_selection_se_is_the_spread_of_a_seed_mean_of_selection_events():
+    """`selection_se` against 20000 simulated seed means: 4 seeds, each keeping cos^2 c_s with probability P_s."""
+    from theory.selection import selection_se
+
+    P, c = np.array([0.2, 0.5, 0.9, 1.0]), np.array([0.8, 0.7, 0.6, 0.5])
+    rng = np.random.default_rng(0)
+    means = (c * (rng.random((20_000, 4)) < P)).mean(axis=1)
+    assert selection_se(c * P, P) == pytest.approx(means.std(), rel=0.03)  # sd of the sd estimate: 0.5%
