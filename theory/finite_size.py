@@ -5,9 +5,12 @@ Per n (c = D/n), with the label law of `theory.resolvent.label_law` truncated to
 2. each direction's outlier and eigenvector overlap (spectral-method formulas (S1)-(S2), `theory.spikes`),
    which include the correlation of the labels with the spike direction, the other directions acting as
    label noise (single-spike reduction; exact here up to nearly coincident outliers, see `theory.spikes`);
-3. Algorithm 1's selection: it keeps the d1 eigenvalues of largest |eigenvalue|, so an outlier counts only if
-   fewer than d1 eigenvalues are expected beyond its magnitude: D mu_bulk(|x| > |z_i|) (bulk eigenvalues,
-   from the limiting density) plus the outliers of larger magnitude. An outlier on the side of the smaller
+3. Algorithm 1's selection (`theory.selection`): it keeps the d1 eigenvalues of largest |eigenvalue|, so an
+   outlier counts only if fewer than d1 eigenvalues lie beyond its magnitude: D mu_bulk(|x| > |z_i|) (bulk
+   eigenvalues, from the limiting density) plus the outliers of larger magnitude. selection='soft' (default)
+   weights the outlier's cos^2 by the probability of that event under the outliers' Gaussian fluctuations and
+   the edges' Tracy-Widom ones (a seed flips at its own n, so a seed mean is a fraction); selection='hard' is
+   the deterministic all-or-nothing rule (used for `finite_size_thresholds`). An outlier on the side of the smaller
    bulk edge is lost until it also beats the larger edge. The remaining slots go to the outermost bulk
    eigenvectors, whose overlap with u_i (`selection`) is the finite-D part of cos^2: it makes the rise of
    cos^2 across a transition smooth, as in simulations. q_h = mean cos^2.
@@ -19,9 +22,9 @@ Per n (c = D/n), with the label law of `theory.resolvent.label_law` truncated to
    O(1/n) estimation error.
 
 Scope. The formulas are those of the Gaussian-equivalent input model in the proportional limit, evaluated at
-the finite (D, n), plus the finite-D bulk-eigenvector overlaps of step 3; fluctuations of the edges and
-outliers (Tracy-Widom, and for unbounded labels single-sample eigenvalues w_mu |g_mu|^2/n beyond the edge)
-are not modelled: they decide which of two nearly equal candidates takes the last slot.
+the finite (D, n), plus the finite-D bulk-eigenvector overlaps of step 3; the fluctuations of the edges and
+outliers enter only the selection (rule 'soft'), which decides which of two nearly equal candidates takes the
+last slot.
 In the Hermite input model E[C] itself differs (`theory.hermite_signal`, exact for g = id): besides the spikes
 sqrt(2) lambda_i u_i u_i^T it holds a fourth-cumulant operator of norm ~ 12/d per direction. Seed 0, d = 40,
 gamma = 0.4, g = id: the eigenvalues of E[C] are -1.285, -1.037, -0.855, -0.830, -0.768 (overlaps with span(A)
@@ -41,10 +44,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hierarchical_model._validation import check_float, check_int
+from hierarchical_model._validation import check_choice, check_float, check_int
 
 from .asymptotics import readout_error
 from .resolvent import _signed_lam, bulk_edges, label_law, stieltjes
+from .selection import RULES, edge_scale, outlier_sd, select
 from .spikes import outliers as spike_outliers
 
 __all__ = ["Prediction", "predict", "model_at_n", "predict_n", "select", "selection", "edge_cells", "finite_size_thresholds", "mse_from_overlaps"]
@@ -60,12 +64,13 @@ class Prediction:
     qh: np.ndarray          # (N,)
     cos2: np.ndarray        # (N, d1)
     outliers: np.ndarray    # (N, d1) predicted eigenvalue of C per direction, NaN when inside the bulk
-    selected: np.ndarray    # (N, d1) bool: the outlier is among the d1 largest |eigenvalues|
+    selected: np.ndarray    # (N, d1) bool: the outlier is among the d1 largest |eigenvalues| (p_selected >= 1/2)
     bulk_edges: np.ndarray  # (N, 2) [left, right]
     recovered: np.ndarray   # (N,) #{i: cos2_i > 1/2}
     mse_pred: np.ndarray    # (N,)
     meta: dict = field(default_factory=dict)
     per_seed: dict | None = None  # `predict_seeds`: the per-seed arrays behind the means
+    p_selected: np.ndarray | None = None  # (N, d1) its probability (`theory.selection`; 0/1 for selection='hard')
 
     def to_dict(self) -> dict:
         """JSON-ready: lists, None for absent outliers."""
@@ -75,6 +80,7 @@ class Prediction:
                 "cos2": self.cos2.tolist(), "outliers": lst(self.outliers), "selected": self.selected.tolist(),
                 "bulk_edges": self.bulk_edges.tolist(), "recovered": self.recovered.tolist(),
                 "mse_pred": self.mse_pred.tolist(), "meta": dict(self.meta),
+                **({"p_selected": np.asarray(self.p_selected).tolist()} if self.p_selected is not None else {}),
                 **({"per_seed": {k: np.asarray(v).tolist() for k, v in self.per_seed.items()}} if self.per_seed else {})}
 
 
@@ -94,12 +100,15 @@ def edge_cells(c: float, law, edges, span: float = 0.3, n_grid: int = 60) -> dic
     return {"mid": mids, "dl": dl, "mass": m.imag / np.pi * dl, "m": m}
 
 
-def selection(z, c2, D: int, c: float, law, edges, n_cells: int = 60, slots: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Algorithm 1's d1 largest-|eigenvalue| selection: (selected outliers (d1,) bool, cos^2 (d1,)).
+def selection(z, c2, D: int, c: float, law, edges, n_cells: int = 60, slots: int | None = None, *,
+              rule: str = "soft", n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Algorithm 1's d1 largest-|eigenvalue| selection (`theory.selection.select`, rule 'soft' or 'hard';
+    'soft' needs the sample size ``n`` for the fluctuation scales): (P(selected) (d1,), cos^2 (d1,)).
 
-    Outliers: direction i's outlier is kept iff the expected number of eigenvalues of larger magnitude is
-    below d1: D mu_bulk(|x| > |z_i|) + #{j: |z_j| > |z_i|} <= d1 - 1. The remaining k = d1 - #kept slots go
-    to the bulk eigenvalues of largest magnitude, a region R = {|x| > t*} with D mu_bulk(R) = k.
+    Outliers: direction i's outlier is kept (rule 'hard') iff the expected number of eigenvalues of larger
+    magnitude is below d1: D mu_bulk(|x| > |z_i|) + #{j: |z_j| > |z_i|} <= d1 - 1, or with the probability of
+    that event under the outliers' and the edges' fluctuations (rule 'soft'). The remaining
+    k = d1 - sum P slots go to the bulk eigenvalues of largest magnitude, a region R = {|x| > t*} with D mu_bulk(R) = k.
     cos^2_i = [kept] cos^2(S2) + overlap of u_i with the bulk eigenvectors in R, where (Ledoit-Peche /
     Benaych-Georges-Nadakuditi type, derived from the Schur complement of `theory.spikes`)
         u_i^T (S - z)^-1 u_i = -x / (c - x K_i(x)),   x = -c m(z),  K_i(x) = E[w (h1_i^2 - 1)/(1 - x w)],
@@ -115,48 +124,29 @@ def selection(z, c2, D: int, c: float, law, edges, n_cells: int = 60, slots: int
         K = (r * law.w) @ (law.a * law.p).T  # (cells, d1)
         return (-x[:, None] / (c - x[:, None] * K)).imag / np.pi
 
-    return select(z, c2, D, cells, dens, z.size if slots is None else slots)
+    soft = {} if rule == "hard" else {"sd": outlier_sd(law, c2, n if n is not None else round(D / c)),
+                                      "tw": edge_scale(cells, D, n_cells)}
+    return select(z, c2, D, cells, dens, z.size if slots is None else slots, rule=rule, **soft)
 
 
-def select(z, c2, D: int, cells: dict, dens, d1: int, extra_above=None) -> tuple[np.ndarray, np.ndarray]:
-    """The selection of `selection` from bulk cells (`edge_cells`: mid, dl, mass) and ``dens()`` -> (cells, d1), the
-    bulk eigenvectors' overlap density with each u_i. ``extra_above(t)``: expected number of further eigenvalues
-    (single-sample outliers, `theory.tails`) of magnitude above each t; they take slots and carry no overlap."""
-    mag_cells = np.abs(cells["mid"])
-    order = np.argsort(-mag_cells)
-    ok = np.isfinite(z)
-    mag = np.where(ok, np.abs(z), -np.inf)
-    larger = (mag[None, :] > mag[:, None]).sum(axis=1)
-    bulk_above = D * np.array([cells["mass"][mag_cells > t].sum() for t in mag])
-    if extra_above is not None:
-        bulk_above = bulk_above + extra_above(np.where(ok, mag, 0.0))
-    sel = ok & (bulk_above + larger <= d1 - 1)
-    k = d1 - sel.sum()
-    if extra_above is not None:  # single-sample outliers beyond the bulk take slots first
-        k = max(k - min(float(extra_above(np.array([np.max(mag_cells)]))[0]), k), 0.0)
-    cum = D * np.cumsum(cells["mass"][order])
-    frac = np.clip((k - (cum - D * cells["mass"][order])) / np.maximum(D * cells["mass"][order], 1e-300), 0.0, 1.0)
-    weight = np.zeros(mag_cells.size)
-    weight[order] = frac
-    bulk_overlap = (weight * cells["dl"]) @ np.clip(dens(), 0.0, None)
-    cos2 = np.where(sel, c2, 0.0) + bulk_overlap
-    return sel, np.clip(cos2, 0.0, 1.0)
 
 
-def predict_n(n: int, D: int, law, n_cells: int = 60) -> dict:
+def predict_n(n: int, D: int, law, n_cells: int = 60, selection_rule: str = "soft") -> dict:
     """One n: bulk edges, outliers, selection and cos^2 (see the module docstring, steps 1-3); ``n_cells``
-    per side of the bulk for the selected-region integrals (`edge_cells`)."""
+    per side of the bulk for the selected-region integrals (`edge_cells`); ``selection_rule``: 'soft' or 'hard'
+    (`theory.selection`)."""
     c = D / n
     lw = law.truncated(n)
     edges = bulk_edges(c, lw)
     z, c2 = spike_outliers(c, lw)
-    sel, cos2 = selection(z, c2, D, c, lw, edges, n_cells)
+    sel, cos2 = selection(z, c2, D, c, lw, edges, n_cells, rule=selection_rule, n=n)
     return {"z": z, "cos2": cos2, "selected": sel, "edges": edges}
 
 
 def model_at_n(config, lam=None, seed=None, estimator: str = "paper", n_mc: int = 400_000, mc_seed=None,
-               remainder: str = "auto", tails: bool = True):
-    """(signed lam, at_n(n, n_cells) -> per-n dict, meta) for the law of ``config.input_model`` and ``estimator``.
+               remainder: str = "auto", tails: bool = True, selection: str = "soft"):
+    """(signed lam, at_n(n, n_cells) -> per-n dict, meta) for the law of ``config.input_model`` and ``estimator``,
+    with Algorithm 1's selection by ``selection`` ('soft' or 'hard', `theory.selection`).
 
     Gaussian-equivalent: `label_law` and `predict_n` (the paper's estimator only). Hermite, q = 2:
     `theory.hermite_finite` (radial W-law + M), with the directions of teacher ``seed`` or, when only ``lam`` is
@@ -168,15 +158,16 @@ def model_at_n(config, lam=None, seed=None, estimator: str = "paper", n_mc: int 
         raise ValueError(f"conventions={config.conventions!r} is not allowed: the finite-size theory is derived in "
                          "MODEL.md's conventions ('model') only")
     estimator = check_estimator(config, estimator)
+    selection = check_choice("selection", selection, RULES)
     lam = _signed_lam(config, lam, seed)
     mcs = mc_seed if mc_seed is not None else (seed if seed is not None else 0)
     D, d1 = config.D, config.latent
     meta = {"n_mc": n_mc, "seed": mcs, "teacher_seed": seed, "D": D, "d1": d1, "estimator": estimator,
-            "input_model": config.input_model}
+            "input_model": config.input_model, "selection": selection}
     if config.input_model == "gaussian_equivalent":
         law = label_law(config, lam, n_mc=n_mc, seed=mcs)
         meta["model"] = "gaussian_equivalent, proportional limit at finite (D, n)"
-        return lam, (lambda n, n_cells=60: predict_n(n, D, law, n_cells)), meta
+        return lam, (lambda n, n_cells=60: predict_n(n, D, law, n_cells, selection)), meta
     if config.q != 2:
         raise ValueError(f"input_model='hermite' with q={config.q} is not allowed: the finite-size theory of the "
                          "Hermite model is derived for q=2 only")
@@ -192,12 +183,12 @@ def model_at_n(config, lam=None, seed=None, estimator: str = "paper", n_mc: int 
     law, rem = hermite_setup(config, lam, A, estimator, n_mc, mcs, remainder)
     meta.update(model=model_name(rem.kind), remainder=rem.kind, centre=law.centre, mean_W=law.mean,
                 mse="readout of the Gaussian-equivalent model (finite_size.mse_from_overlaps)")
-    return lam, (lambda n, n_cells=60: predict_n_hermite(n, D, law, rem, n_cells, tails)), meta
+    return lam, (lambda n, n_cells=60: predict_n_hermite(n, D, law, rem, n_cells, tails, selection)), meta
 
 
 def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int | None = None, readout_degree: int = 5,
             with_mse: bool = True, *, estimator: str = "paper", mc_seed: int | None = None, remainder: str = "auto",
-            tails: bool = True) -> Prediction:
+            tails: bool = True, selection: str = "soft") -> Prediction:
     """Predict Algorithm 1's first-layer outputs and test MSE at every n in ``ns`` (see module docstring; the
     Hermite model: `theory.hermite_finite`), for the law of config.input_model and ``estimator``
     ('paper' or 'chaos', the latter Hermite q = 2 only).
@@ -206,10 +197,12 @@ def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int | None = None, 
     (teacher order); one is required, since the signs decide on which side of the bulk each spike sits.
     ``n_mc``: Monte Carlo size of the label law, drawn from ``mc_seed`` (default: ``seed``, else 0);
     ``remainder``: 'auto', 'exact', 'semicircle' or 'none' (Hermite M); ``tails``: count single-sample
-    outliers (`theory.tails`); ``with_mse=False`` skips the MSE's Monte Carlo (mse_pred is then NaN).
+    outliers (`theory.tails`); ``with_mse=False`` skips the MSE's Monte Carlo (mse_pred is then NaN);
+    ``selection``: 'soft' (default: the probability that each outlier is among the d1 largest |eigenvalues|
+    under a finite sample's fluctuations) or 'hard' (the all-or-nothing deterministic rule), `theory.selection`.
     meta["model"] states the law and approximation used."""
     ns = [check_int("n", n, 1) for n in np.atleast_1d(ns)]
-    lam, at_n, meta = model_at_n(config, lam, seed, estimator, n_mc, mc_seed, remainder, tails)
+    lam, at_n, meta = model_at_n(config, lam, seed, estimator, n_mc, mc_seed, remainder, tails, selection)
     rows = [at_n(n) for n in ns]
     cos2 = np.array([r["cos2"] for r in rows])
     mcs = meta["seed"]
@@ -219,9 +212,9 @@ def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int | None = None, 
     if "tail_outliers" in rows[0]:
         meta["tail_outliers"] = [r["tail_outliers"] for r in rows]
     return Prediction(config=config.to_dict(), lam=[float(v) for v in lam], ns=ns, qh=cos2.mean(axis=1), cos2=cos2,
-                      outliers=np.array([r["z"] for r in rows]), selected=np.array([r["selected"] for r in rows]),
+                      outliers=np.array([r["z"] for r in rows]), selected=np.array([r["selected"] for r in rows]) >= 0.5,
                       bulk_edges=np.array([r["edges"] for r in rows]), recovered=(cos2 > 0.5).sum(axis=1),
-                      mse_pred=mse, meta=meta)
+                      mse_pred=mse, meta=meta, p_selected=np.array([r["selected"] for r in rows], float))
 
 
 def mse_from_overlaps(config, lam, cos2, n: int | None = None, readout_degree: int = 5, n_mc: int = 200_000,
@@ -272,11 +265,12 @@ def finite_size_thresholds(config, lam=None, n_lo: float | None = None, n_hi: fl
     Scans a geometric grid of n (``per_decade`` points per decade, from n_lo = D/2 to n_hi = 300 D by
     default), then refines the first crossing of each direction by ``refine`` bisections in log n (the
     selection step can make cos^2 jump, so a bracketing method; relative precision 10^(1/per_decade)^(2^-refine),
-    about 0.6% by default). Uses 24 cells per bulk side (`edge_cells`); NaN where the level is not reached
-    below n_hi."""
+    about 0.6% by default). Uses 24 cells per bulk side (`edge_cells`) and the deterministic ('hard')
+    selection of `theory.selection`, so that a threshold is the crossing of the limiting curves; NaN where the
+    level is not reached below n_hi."""
     D = config.D
     level = check_float("level", level, 0.0, 1.0, lo_open=True, hi_open=True)
-    lam, at_n, _ = model_at_n(config, lam, seed, estimator, n_mc, mc_seed, remainder)
+    lam, at_n, _ = model_at_n(config, lam, seed, estimator, n_mc, mc_seed, remainder, selection="hard")
     lo = math.log(n_lo if n_lo is not None else max(D / 2, config.latent + 1))
     hi = math.log(n_hi if n_hi is not None else 300 * D)
     grid = np.linspace(lo, hi, max(4, int(round(per_decade * (hi - lo) / math.log(10))) + 1))

@@ -14,20 +14,25 @@ import numpy as np
 from hierarchical_model._validation import check_float, check_int
 
 from .finite_size import Prediction, model_at_n, predict
+from .selection import selection_se
 
 __all__ = ["predict_seeds", "seed_mean_thresholds"]
 
 
 def predict_seeds(config, ns, seeds, **kwargs) -> Prediction:
     """The mean over teachers ``seeds`` of `predict` (each with its own signed lambda and directions): the theory
-    overlay of seed-averaged data. qh, cos2, outliers (NaN-mean), selected and recovered (fractions) and mse_pred
-    are seed means; the per-seed arrays are kept in ``per_seed`` (seeds, lam, qh, cos2, outliers)."""
+    overlay of seed-averaged data. qh, cos2, outliers (NaN-mean), selected and recovered (fractions), p_selected
+    and mse_pred are seed means; the per-seed arrays are kept in ``per_seed`` (seeds, lam, qh, cos2, outliers), with
+    ``per_seed["cos2_se"]``: the standard error of the seed mean of cos^2 that the all-or-nothing selection events
+    alone cause, sqrt(sum_s c_s^2 P_s (1 - P_s))/S with P_s = p_selected and c_s = cos2_s/P_s (a lower bound on
+    the sampling error of a seed mean: the overlaps of selected outliers fluctuate as well)."""
     seeds = [check_int("seed", s, 0, 2**31 - 1) for s in np.atleast_1d(seeds)]
     if not seeds:
         raise ValueError("seeds=[] is not allowed: give at least one teacher seed")
     preds = [predict(config, ns, seed=s, **kwargs) for s in seeds]
     stack = {k: np.array([getattr(p, k) for p in preds], float) for k in ("qh", "cos2", "outliers", "selected",
-                                                                          "bulk_edges", "recovered", "mse_pred")}
+                                                                          "bulk_edges", "recovered", "mse_pred",
+                                                                          "p_selected")}
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         outl = np.nanmean(stack["outliers"], axis=0)
@@ -36,8 +41,10 @@ def predict_seeds(config, ns, seeds, **kwargs) -> Prediction:
                       qh=stack["qh"].mean(0), cos2=stack["cos2"].mean(0), outliers=outl,
                       selected=stack["selected"].mean(0), bulk_edges=stack["bulk_edges"].mean(0),
                       recovered=stack["recovered"].mean(0), mse_pred=stack["mse_pred"].mean(0), meta=meta,
+                      p_selected=stack["p_selected"].mean(0),
                       per_seed={"seeds": seeds, "lam": [p.lam for p in preds], "qh": stack["qh"],
-                                "cos2": stack["cos2"], "outliers": stack["outliers"]})
+                                "cos2": stack["cos2"], "outliers": stack["outliers"],
+                                "cos2_se": selection_se(stack["cos2"], stack["p_selected"])})
 
 
 def seed_mean_thresholds(config, seeds, lams=None, level: float = 0.5, n_lo: float | None = None,

@@ -45,7 +45,8 @@ class LabelLaw:
     (E[y (2 s - 1)] for the chaos estimator, `theory.hermite_law`); None means shift = mean (Gaussian-equivalent).
     ``tail`` (optional): the sorted raw Monte Carlo weights of both tails, for single-sample outliers.
     ``extra_var``: E[sum_k w_k^2] of minor per-sample atoms (chaos estimator, `theory.hermite_law`), which enter
-    the bulk as a free semicircle of variance c * extra_var (`theory.remainder`); 0 elsewhere."""
+    the bulk as a free semicircle of variance c * extra_var (`theory.remainder`); 0 elsewhere.
+    ``a2`` (optional, (d1, K)): E[(h1_i^2 - 1)^2 | w in atom k], for the outliers' fluctuation (`theory.selection`)."""
 
     w: np.ndarray
     p: np.ndarray
@@ -56,6 +57,7 @@ class LabelLaw:
     shift: float | None = None
     tail: np.ndarray | None = None
     extra_var: float = 0.0
+    a2: np.ndarray | None = None
 
     @property
     def centre(self) -> float:
@@ -76,7 +78,7 @@ class LabelLaw:
         lo, hi = 1.0 / (n + 1), n / (n + 1.0)
         keep = (cdf - self.p < hi) & (cdf > lo)
         p = self.p[keep] / self.p[keep].sum()
-        return replace(self, w=self.w[keep], p=p, a=self.a[:, keep])
+        return replace(self, w=self.w[keep], p=p, a=self.a[:, keep], a2=None if self.a2 is None else self.a2[:, keep])
 
 
 def atom_law(w, p=None, a=None) -> LabelLaw:
@@ -117,8 +119,8 @@ def compress_samples(w, s, n_atoms: int = 800) -> LabelLaw:
     """A LabelLaw from joint samples: labels ``w`` (N,) and spike statistics ``s`` (N, k), s[:, i] = h_i^2 - 1.
 
     Sorted w is cut into bins whose sizes shrink like a cosine grid towards both tails (the extreme bins hold
-    single samples, so the ends of the support are resolved); each atom carries its bin's mean w, mass and
-    E[s_i | bin]."""
+    single samples, so the ends of the support are resolved); each atom carries its bin's mean w, mass,
+    E[s_i | bin] and E[s_i^2 | bin]."""
     w = np.asarray(w, np.float64)
     s = np.asarray(s, np.float64).reshape(w.size, -1)
     N = w.size
@@ -128,7 +130,8 @@ def compress_samples(w, s, n_atoms: int = 800) -> LabelLaw:
     counts = np.diff(cuts)
     atoms = np.add.reduceat(w, cuts[:-1]) / counts
     a = (np.add.reduceat(s, cuts[:-1], axis=0) / counts[:, None]).T
-    return LabelLaw(w=atoms, p=counts / N, a=a, mean=float(w.mean()), n_mc=N)
+    a2 = (np.add.reduceat(s * s, cuts[:-1], axis=0) / counts[:, None]).T
+    return LabelLaw(w=atoms, p=counts / N, a=a, mean=float(w.mean()), n_mc=N, a2=a2)
 
 
 def _signed_lam(config, lam, seed: int | None = None) -> np.ndarray:

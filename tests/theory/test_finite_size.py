@@ -115,8 +115,8 @@ def test_thresholds_are_where_the_predicted_cos2_crosses_one_half():
     assert np.all(np.isfinite(th))
     law = label_law(cfg, lam, n_mc=20_000)
     for i, t in enumerate(th):
-        assert predict_n(int(t * 0.96), cfg.D, law, n_cells=24)["cos2"][i] < 0.5
-        assert predict_n(int(t * 1.04), cfg.D, law, n_cells=24)["cos2"][i] >= 0.5
+        assert predict_n(int(t * 0.96), cfg.D, law, n_cells=24, selection_rule="hard")["cos2"][i] < 0.5
+        assert predict_n(int(t * 1.04), cfg.D, law, n_cells=24, selection_rule="hard")["cos2"][i] >= 0.5
     # finite-size thresholds lie above the naive BBP ones D E[y^2]/theta_i^2 (the delay MODEL.md section 5 notes)
     from theory.asymptotics import naive_thresholds
 

@@ -142,8 +142,10 @@ def test_w_law_bulk_edges_match_pure_noise_hermite_spectra(noise_spectra, d):
 @pytest.mark.slow
 def test_predicted_qh_and_cos2_match_the_library_learner_at_d40_both_estimators():
     """Target of issue 11 (tanh, d = 40, gamma = 0.4, 4 seeds, each predicted with its own teacher):
-    |predicted - simulated| mean q_h < 0.05 at every n. Per-direction 4-seed means: measured max 0.19 (a
-    minority-sign direction whose selection the theory flips at a slightly different n), bounded here by 0.25."""
+    |predicted - simulated| mean q_h < 0.05 at every n. Per-direction 4-seed means with the soft selection of
+    `theory.selection`: measured max 0.16 (paper: direction 6 at n = 32000, one seed's outlier loses the last
+    slot to a bulk eigenvalue 0.01 beyond the predicted edge, P(selected) = 0.8 there) and 0.11 (chaos: direction
+    5 at n = 16000, near its transition); bounded here by 0.18 and 0.12 (the all-or-nothing rule: 0.17, 0.15)."""
     ns = [4000, 8000, 16000, 32000]
     for est in ("paper", "chaos"):
         kw = {} if est == "paper" else {"estimator": "chaos"}
@@ -155,7 +157,7 @@ def test_predicted_qh_and_cos2_match_the_library_learner_at_d40_both_estimators(
         sim_qh = np.mean([[r.qh for r in path] for path in sims], axis=0)
         sim_cos2 = np.mean([[r.cos2 for r in path] for path in sims], axis=0)
         assert np.max(np.abs(pred.qh - sim_qh)) < 0.05, (est, np.round(pred.qh, 3), np.round(sim_qh, 3))
-        assert np.max(np.abs(pred.cos2 - sim_cos2)) < 0.25, (est, np.round(pred.cos2 - sim_cos2, 2))
+        assert np.max(np.abs(pred.cos2 - sim_cos2)) < (0.18 if est == "paper" else 0.12), (est, np.round(pred.cos2 - sim_cos2, 2))
         assert "hermite radial W-law" in pred.meta["model"] and pred.per_seed["qh"].shape == (4, len(ns))
 
 
@@ -229,3 +231,32 @@ def test_predict_requires_a_teacher_and_refuses_what_is_not_derived():
     he = hm.TeacherConfig(d=12, gamma=0.4, g="tanh")
     p = predict(he, [2000], lam=[0.7, -0.5, 0.5], n_mc=20_000, with_mse=False, estimator="chaos")
     assert "Haar" in p.meta["directions"] and "hermite radial W-law" in p.meta["model"]
+
+
+def test_kronecker_coefficients_match_the_label_moment_matrix():
+    """`hermite_finite.kronecker_coef` (projections on A_i^2 with a control variate) against a direct Monte Carlo
+    of E[G] = E[y (x x^T - I)] with h1 from the library's feature map, fitted on {A_i^2, I} by least squares
+    (d = 10, tanh; tolerance 4 standard errors of the direct estimate, from 8 batches). First order would be
+    2 theta_i; for tanh the fit is below it, for g = id equal (E[G] = 2 sqrt 2 sum lambda_i A_i^2)."""
+    from hierarchical_model.hermite import make_feature_map
+    from theory.hermite_finite import first_order_coef, kronecker_coef
+
+    cfg = hm.TeacherConfig(d=10, gamma=0.4, g="tanh")
+    t = hm.Teacher(cfg, 1)
+    lam, A = np.asarray(t.lam), np.asarray(t.A, np.float64)
+    kap = kronecker_coef(cfg, lam, A, n_mc=200_000, seed=3)
+    Am = np.einsum("kD,Dij->kij", A, _isometry(10))
+    Am /= np.linalg.norm(Am, axis=(1, 2), keepdims=True)
+    Phi = np.concatenate([np.einsum("kij,kjl->kil", Am, Am).reshape(len(lam), -1), np.eye(10).reshape(1, -1)]).T
+    fm, rng, fits = make_feature_map("hermite", 10, 2), np.random.default_rng(9), []
+    for _ in range(8):
+        X = rng.standard_normal((40_000, 10))
+        h = np.asarray(fm.explicit(X), np.float64) @ A.T
+        y = np.tanh(((h * h - 1) @ lam) / np.sqrt(2))
+        G = (X * y[:, None]).T @ X / X.shape[0] - y.mean() * np.eye(10)
+        fits.append(np.linalg.lstsq(Phi, G.ravel(), rcond=None)[0][:-1])
+    fits = np.array(fits)
+    se = fits.std(axis=0, ddof=1) / np.sqrt(len(fits))
+    assert np.all(np.abs(fits.mean(0) - kap) < 4 * se + 0.01 * np.abs(kap)), (fits.mean(0), kap, se)
+    ratio = kap / (2 * np.sqrt(2) * first_order_coef(cfg, lam, seed=3))
+    assert np.all((ratio > 0.6) & (ratio < 1.0)), ratio
