@@ -30,6 +30,12 @@ def theory_grid(n_min: float, n_max: float, points: int = 12) -> list[int]:
     return sorted({int(round(v)) for v in np.geomspace(n_min, n_max, points)})
 
 
+# Part of every cache key: raise it whenever a change of `theory` changes its numbers (4: the soft selection of
+# theory.selection and the measured Kronecker coefficients of M), so that a results folder's theory_cache is
+# recomputed instead of drawing the previous theory beside new data.
+THEORY_REVISION = 4
+
+
 def _cache_path(cache_dir, payload: dict) -> Path | None:
     if cache_dir is None:
         return None
@@ -63,8 +69,8 @@ def finite_size_curves(config, ns, lam=None, n_mc: int = DEFAULT_N_MC, cache_dir
     ns = [int(n) for n in ns]
     lam_list = None if lam is None else [float(v) for v in lam]
     seeds = [0, 1, 2, 3] if seeds is None else [int(s) for s in seeds]
-    payload = {"kind": "predict", "config": config.to_dict(), "ns": ns, "lam": lam_list, "n_mc": n_mc, "v": 3,
-               "seeds": None if lam is not None else seeds, "estimator": estimator}
+    payload = {"kind": "predict", "config": config.to_dict(), "ns": ns, "lam": lam_list, "n_mc": n_mc,
+               "v": THEORY_REVISION, "seeds": None if lam is not None else seeds, "estimator": estimator}
 
     def compute():
         if lam is not None:
@@ -110,7 +116,7 @@ def bulk_density(config, n: int, x, lam=None, n_mc: int = DEFAULT_N_MC, cache_di
     x = np.asarray(x, np.float64)
     payload = {"kind": "density", "config": config.to_dict(), "n": int(n), "x": [float(v) for v in x],
                "lam": None if lam is None else [float(v) for v in lam], "n_mc": n_mc, "seed": seed,
-               "estimator": estimator, "v": 2}
+               "estimator": estimator, "v": THEORY_REVISION}
 
     def compute():
         c = config.D / n
