@@ -35,6 +35,8 @@ Hermite model, -0.867 in the Gaussian-equivalent one, where this theory predicts
 the unbounded link; the Hermite model's shift comes from its features (and at smaller n from its heavier
 noise), not from the link. Its spurious directions take Algorithm 1's slots: this theory over-predicts the
 Hermite model's overlaps at d = 40 (see the issue note's table).
+
+Pipeline layer: outcome (`theory.PIPELINE`).
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ Per n (c = D/n), the steps of `theory.finite_size` with the Hermite pieces:
    the slots;
 4. the MSE from the overlaps (`finite_size.mse_from_overlaps`, whose readout model is the Gaussian-equivalent one).
 The first-order-in-link M uses nu_1 lambda_i (exact for g = id).
+
+Pipeline layer: outcome (`theory.PIPELINE`).
 """
 
 from __future__ import annotations

@@ -25,6 +25,8 @@ and the minor atoms f r2 y and (d - 1) x (-f d s y) enter the Silverstein equati
 shifts the centre, their second moment v = E[sum_k w_k^2] adds a free semicircle of variance c v (`extra_var`):
     centre_chaos = -(E[y] + E[sum_minor w]) ~ E[y (2 s - 1)],                                                (W4)
 which removes the radial (trace) shift: E[W] - centre = O(1/d^2) instead of Cov(y, kappa s^2).
+
+Pipeline layer: label law (`theory.PIPELINE`).
 """
 
 from __future__ import annotations

@@ -26,6 +26,8 @@ The label law is that of config.input_model: on Hermite data (q = 2) the radial 
 (atoms W = kappa s^2 y, centre E[y], or the chaos estimator's), whose spikes are longer by kappa^2 E[s^4] =
 (d+4)(d+6)/(d(d+2)) (1.42 at d = 20): read with the Gaussian-equivalent law, |lambda_hat| would be biased up by
 about that factor. The remainder M of `theory.remainder` (teacher-dependent, a few % of a spike) is not used.
+
+Pipeline layer: consumer (`theory.PIPELINE`).
 """
 
 from __future__ import annotations

@@ -28,6 +28,8 @@ d = 40, gamma = 0.4, tanh, 4 seeds (paper estimator), the semicircle predicts th
 n = 4k..64k, while the exact spectrum, whose outermost eigenvalues extend the predicted bulk beyond the observed
 edge (-0.41 vs -0.34 at n = 64000), under-predicts it by 0.11 at n = 64000 (HERMITE.md section 3 also found the
 semicircle accurate at d = 40).
+
+Pipeline layer: spikes (`theory.PIPELINE`).
 """
 
 from __future__ import annotations

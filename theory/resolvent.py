@@ -21,6 +21,8 @@ lambda = 1/x, z(1/lambda) = psi_delta(lambda) = lambda (1/delta + E[w/(lambda - 
 
 The law of w is a weighted set of atoms (quadrature nodes, or Monte Carlo samples compressed by `label_law`).
 Everything is vectorised numpy over z and over the atoms.
+
+Pipeline layer: label law (`theory.PIPELINE`).
 """
 
 from __future__ import annotations

@@ -47,6 +47,8 @@ to 0.18/0.11/0.10/0.11. What remains is mostly not fluctuation: in the paper est
 the simulation holds eigenvalues 0.01-0.03 beyond the predicted edge (M's spurious directions, see
 `remainder`'s 'semicircle+spurious'), and for g = id the edge set by the largest label weights; there the theory's
 P(selected) is 0.8 where the seed loses, 2-3 standard errors (`selection_se`) of the seed mean.
+
+Pipeline layer: selection (`theory.PIPELINE`).
 """
 
 from __future__ import annotations

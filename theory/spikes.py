@@ -23,6 +23,8 @@ the FULL joint law of (w, h1_i): the other directions enter as label noise throu
 single-spike reduction neglects only the interaction of outliers that (nearly) coincide.
 For small c: x* ~ c/theta_i, z ~ theta_i = E[w (h1_i^2 - 1)] ~ sqrt(2) nu_1 lambda_i (the additive spike) and
 cos^2 ~ 1 - c E[w^2 h1_i^2]/theta_i^2 (Theorem 3.1's 1 - O(D/(n theta^2))).
+
+Pipeline layer: spikes (`theory.PIPELINE`).
 """
 
 from __future__ import annotations

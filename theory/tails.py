@@ -11,6 +11,8 @@ The expected number of such eigenvalues of magnitude above t is
 counted on the raw Monte Carlo tails of W (`LabelLaw.tail`, each sample of probability 1/n_mc). These eigenvalues
 take Algorithm 1's slots (`finite_size.select`) and carry no overlap with span(A). For bounded labels (tanh) N_1
 is zero; for g = id (W ~ kappa s^2 h2, exponential tails) it is O(1) at n / D ~ 10-100.
+
+Pipeline layer: spikes (`theory.PIPELINE`).
 """
 
 from __future__ import annotations
