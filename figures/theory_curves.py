@@ -86,7 +86,7 @@ def _label_variance(config, lam, n_mc: int) -> float:
         from theory.hermite_law import radial_samples
 
         return float(np.var(radial_samples(config, np.asarray(lam, float), n_mc, 0)[2]))
-    from theory.resolvent import label_law
+    from theory.label_laws import label_law
 
     law = label_law(config, lam, n_mc=n_mc)
     return float(law.p @ law.w**2 - law.mean**2)
@@ -105,7 +105,8 @@ def bulk_density(config, n: int, x, lam=None, n_mc: int = DEFAULT_N_MC, cache_di
     Hermite model's radial W-law + M (`theory.remainder`) or the Gaussian-equivalent law. ``lam`` default:
     teacher ``seed``'s signed weights (whose directions also enter M)."""
     from theory.finite_size import model_at_n
-    from theory.resolvent import bulk_edges, density, label_law
+    from theory.label_laws import label_law
+    from theory.resolvent import bulk_edges, density
 
     x = np.asarray(x, np.float64)
     payload = {"kind": "density", "config": config.to_dict(), "n": int(n), "x": [float(v) for v in x],

@@ -12,8 +12,9 @@ LAYERS = ("closed forms", "label law", "bulk", "spikes", "selection", "outcome",
 
 PIPELINE = (
     ("asymptotics", "closed forms", "the paper's naive thresholds, scaling forms and readout error (no finite-size theory)"),
-    ("resolvent", "label law", "LabelLaw and the Gaussian-equivalent label law; Silverstein's equation, edges"),
+    ("label_laws", "label law", "LabelLaw (atoms of w with the spike moments), the Gaussian-equivalent law, signed lambda"),
     ("hermite_law", "label law", "the Hermite model's radial W-law, both estimators"),
+    ("resolvent", "bulk", "Silverstein's equation: Stieltjes transform, density, edges and outer cells of the bulk"),
     ("spikes", "spikes", "outliers and overlaps of the Gaussian-equivalent model, (S1)-(S2)"),
     ("hermite_signal", "spikes", "E[C] of the Hermite model, (H1)"),
     ("remainder", "spikes", "the Hermite remainder M and the bulk and outliers with it, (M1)-(M4)"),
@@ -33,7 +34,8 @@ from .finite_size import Prediction, finite_size_thresholds, mse_from_overlaps, 
 from .per_seed import predict_seeds, seed_mean_thresholds  # noqa: E402
 from .hermite_signal import hermite_signal_matrix  # noqa: E402
 from .inverse import SpectrumEstimate, estimate_from_result, estimate_spectrum  # noqa: E402
-from .resolvent import LabelLaw, atom_law, bulk_edges, density, label_law, stieltjes  # noqa: E402
+from .label_laws import LabelLaw, atom_law, label_law  # noqa: E402
+from .resolvent import bulk_edges, density, stieltjes  # noqa: E402
 from .spikes import outliers, overlap, spike_strength  # noqa: E402
 
 from . import asymptotics, checks, thresholds  # noqa: E402  (after the above: checks and thresholds import them)

@@ -1,6 +1,6 @@
 """Finite-size predictions for Algorithm 1 at every n: outliers, per-direction cos^2, q_h, recovered count, MSE.
 
-Per n (c = D/n), with the label law of `theory.resolvent.label_law` truncated to the range n samples cover:
+Per n (c = D/n), with the label law of `theory.label_laws.label_law` truncated to the range n samples cover:
 1. bulk edges [left, right] of C's noise part (label-weighted Marchenko-Pastur, `theory.resolvent`);
 2. each direction's outlier and eigenvector overlap (spectral-method formulas (S1)-(S2), `theory.spikes`),
    which include the correlation of the labels with the spike direction, the other directions acting as
@@ -49,11 +49,12 @@ import numpy as np
 from hierarchical_model._validation import check_choice, check_float, check_int
 
 from .asymptotics import readout_error
-from .resolvent import _signed_lam, bulk_edges, label_law, stieltjes
+from .label_laws import label_law, signed_lam
+from .resolvent import bulk_edges, edge_cells
 from .selection import RULES, edge_scale, outlier_sd, select
-from .spikes import outliers as spike_outliers
+from .spikes import outliers as spike_outliers, overlap_density
 
-__all__ = ["Prediction", "predict", "model_at_n", "predict_n", "select", "selection", "edge_cells", "finite_size_thresholds", "mse_from_overlaps"]
+__all__ = ["Prediction", "predict", "model_at_n", "predict_n", "selection", "finite_size_thresholds", "mse_from_overlaps"]
 
 
 @dataclass
@@ -86,22 +87,6 @@ class Prediction:
                 **({"per_seed": {k: np.asarray(v).tolist() for k, v in self.per_seed.items()}} if self.per_seed else {})}
 
 
-def edge_cells(c: float, law, edges, span: float = 0.3, n_grid: int = 60) -> dict:
-    """The outer parts of the bulk of C, cut into cells: midpoints, probability masses and m_C at the midpoints.
-
-    Each side gets ``n_grid`` cells over ``span`` of the bulk's width next to its edge, clustered towards the
-    edge (cosine grid; the density vanishes like a square root there). Algorithm 1 keeps only d1 eigenvalues,
-    a fraction d1/D of the bulk, which lies in these cells whenever D * span-mass >> d1."""
-    left, right = edges
-    u = (1 - np.cos(np.linspace(0, np.pi / 2, n_grid + 1)))  # 0 at the edge, clustered there
-    width = span * (right - left)
-    grids = [right - width * u, left + width * u]
-    mids = np.concatenate([0.5 * (g[1:] + g[:-1]) for g in grids])
-    dl = np.concatenate([np.abs(np.diff(g)) for g in grids])
-    m = stieltjes(mids + 1e-8j, c, law)
-    return {"mid": mids, "dl": dl, "mass": m.imag / np.pi * dl, "m": m}
-
-
 def selection(z, c2, D: int, c: float, law, edges, n_cells: int = 60, slots: int | None = None, *,
               rule: str = "soft", n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Algorithm 1's d1 largest-|eigenvalue| selection (`theory.selection.select`, rule 'soft' or 'hard';
@@ -120,15 +105,10 @@ def selection(z, c2, D: int, c: float, law, edges, n_cells: int = 60, slots: int
     z = np.asarray(z, np.float64)
     cells = edge_cells(c, law, edges, n_grid=n_cells)
 
-    def dens():
-        x = -c * cells["m"]
-        r = 1.0 / (1.0 - x[:, None] * law.w)
-        K = (r * law.w) @ (law.a * law.p).T  # (cells, d1)
-        return (-x[:, None] / (c - x[:, None] * K)).imag / np.pi
-
     soft = {} if rule == "hard" else {"sd": outlier_sd(law, c2, n if n is not None else round(D / c)),
                                       "tw": edge_scale(cells, D, n_cells)}
-    return select(z, c2, D, cells, dens, z.size if slots is None else slots, rule=rule, **soft)
+    return select(z, c2, D, cells, lambda: overlap_density(cells["m"], c, law), z.size if slots is None else slots,
+                  rule=rule, **soft)
 
 
 
@@ -161,7 +141,7 @@ def model_at_n(config, lam=None, seed=None, estimator: str = "paper", n_mc: int 
                          "MODEL.md's conventions ('model') only")
     estimator = check_estimator(config, estimator)
     selection = check_choice("selection", selection, RULES)
-    lam = _signed_lam(config, lam, seed)
+    lam = signed_lam(config, lam, seed)
     mcs = mc_seed if mc_seed is not None else (seed if seed is not None else 0)
     D, d1 = config.D, config.latent
     meta = {"n_mc": n_mc, "seed": mcs, "teacher_seed": seed, "D": D, "d1": d1, "estimator": estimator,

@@ -108,7 +108,7 @@ def kronecker_coef(config, lam, A, n_mc: int = 200_000, seed: int = 0) -> np.nda
 
 
 def bulk_cells(bulk: Bulk, edges, span: float = 0.3, n_grid: int = 60) -> dict:
-    """`finite_size.edge_cells` for the bulk (M2): midpoints, widths, masses and omega at the midpoints."""
+    """`resolvent.edge_cells` for the bulk (M2): midpoints, widths, masses and omega at the midpoints."""
     left, right = edges
     u = 1 - np.cos(np.linspace(0, np.pi / 2, n_grid + 1))
     width = span * (right - left)

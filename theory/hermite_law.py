@@ -37,7 +37,7 @@ import numpy as np
 
 from hierarchical_model._validation import check_choice, check_int
 
-from .resolvent import LabelLaw, _signed_lam, compress_samples
+from .label_laws import LabelLaw, compress_samples, signed_lam
 
 __all__ = ["ESTIMATORS", "kappa", "spike_lengthening", "radial_samples", "weight_law", "hermite_label_law",
            "check_estimator"]
@@ -118,7 +118,7 @@ def hermite_label_law(config, lam=None, estimator: str = "paper", n_mc: int = 40
     estimator = check_estimator(config, estimator)
     n_mc = check_int("n_mc", n_mc, 1000)
     n_atoms = check_int("n_atoms", n_atoms, 10, n_mc)
-    lam = _signed_lam(config, lam, teacher_seed)
+    lam = signed_lam(config, lam, teacher_seed)
     s, z, y = radial_samples(config, lam, n_mc, seed)
     law = weight_law(y, s, config.d, z * z - 1.0, estimator, n_atoms)
     return replace(law, n_mc=n_mc, seed=seed)

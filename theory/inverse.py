@@ -42,7 +42,8 @@ from hierarchical_model import make_link, spike_weights
 from hierarchical_model._validation import check_finite_array, check_int
 
 from .asymptotics import z_gamma
-from .resolvent import edge_points, label_law, z_of_x
+from .label_laws import label_law
+from .resolvent import edge_points, z_of_x
 
 __all__ = ["SpectrumEstimate", "estimate_spectrum", "estimate_from_result", "fit_gamma", "invert_outlier"]
 

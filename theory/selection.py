@@ -2,7 +2,7 @@
 and the cos^2 that follows (MODEL.md section 2, step 1; HERMITE.md section 3).
 
 Inputs come from the steps before it only: the outliers z_i and their overlaps cos^2_i (`theory.spikes`,
-`theory.remainder`), the outer bulk cells (`finite_size.edge_cells`, `hermite_finite.bulk_cells`), the bulk
+`theory.remainder`), the outer bulk cells (`resolvent.edge_cells`, `hermite_finite.bulk_cells`), the bulk
 eigenvectors' overlap density, the label law (for the fluctuation scale) and the single-sample outliers of
 `theory.tails`.
 
@@ -103,7 +103,7 @@ def select(z, c2, D: int, cells: dict, dens, d1: int, extra_above=None, *, rule:
            tw=(0.0, 0.0), tails=None, draws: int = DRAWS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Algorithm 1's selection of ``d1`` eigenvalues from the outliers ``z`` (NaN: none) with overlaps ``c2`` (entries
     beyond the d1 directions: further competitors without overlap, c2 = 0, e.g. M's spurious directions), the bulk cells
-    (`finite_size.edge_cells`: mid, dl, mass; the right side's cells first) and ``dens()`` -> (cells, d1), the
+    (`resolvent.edge_cells`: mid, dl, mass; the right side's cells first) and ``dens()`` -> (cells, d1), the
     bulk eigenvectors' overlap density with each u_i. Returns (P(selected) (d1,), cos^2 (d1,)); for
     rule='hard' P is the 0/1 indicator (K1), for 'soft' the probability (K2) (module docstring).
 

@@ -12,7 +12,8 @@ from theory.finite_size import predict
 from theory.hermite_law import chaos_atoms, hermite_label_law, kappa, spike_lengthening, weight_law
 from theory.per_seed import predict_seeds
 from theory.remainder import Bulk, Remainder, _isometry, remainder, zero_remainder
-from theory.resolvent import atom_law, bulk_edges, compress_samples, label_law, stieltjes
+from theory.label_laws import atom_law, compress_samples, label_law
+from theory.resolvent import bulk_edges, stieltjes
 from theory.spikes import outliers, spike_strength
 from theory.tails import tail_locations
 

@@ -6,8 +6,8 @@ import pytest
 from scipy.stats import norm
 
 import hierarchical_model as hm
-from theory.finite_size import edge_cells
-from theory.resolvent import atom_law, bulk_edges, label_law
+from theory.label_laws import atom_law, label_law
+from theory.resolvent import bulk_edges, edge_cells
 from theory.selection import TW1_MEAN, TW1_SD, edge_scale, outlier_sd, select
 from theory.spikes import outliers
 
