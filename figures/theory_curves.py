@@ -116,8 +116,8 @@ def bulk_density(config, n: int, x, lam=None, n_mc: int = DEFAULT_N_MC, cache_di
     def compute():
         c = config.D / n
         if config.input_model == "hermite":
-            from theory.hermite_finite import hermite_setup
-            from theory.remainder import Bulk
+            from theory.hermite_bulk import Bulk
+            from theory.remainder import hermite_setup
             from hierarchical_model import Teacher
 
             t = Teacher(config, seed)

@@ -155,7 +155,8 @@ def model_at_n(config, lam=None, seed=None, estimator: str = "paper", n_mc: int 
                          "Hermite model is derived for q=2 only")
     from hierarchical_model import Teacher
 
-    from .hermite_finite import hermite_setup, model_name, predict_n_hermite
+    from .hermite_finite import model_name, predict_n_hermite
+    from .remainder import hermite_setup
 
     if seed is not None:
         A, meta["directions"] = Teacher(config, seed).A, f"teacher seed {seed}"

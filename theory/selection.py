@@ -2,7 +2,7 @@
 and the cos^2 that follows (MODEL.md section 2, step 1; HERMITE.md section 3).
 
 Inputs come from the steps before it only: the outliers z_i and their overlaps cos^2_i (`theory.spikes`,
-`theory.remainder`), the outer bulk cells (`resolvent.edge_cells`, `hermite_finite.bulk_cells`), the bulk
+`theory.hermite_spikes`), the outer bulk cells (`resolvent.edge_cells`, `hermite_bulk.bulk_cells`), the bulk
 eigenvectors' overlap density, the label law (for the fluctuation scale) and the single-sample outliers of
 `theory.tails`.
 
@@ -81,7 +81,7 @@ def outlier_sd(law, cos2, n: int) -> np.ndarray:
 
 def direction_sd(law, n: int) -> float:
     """(F1) at cos = 0: sqrt(2 E[W^2]/n), the fluctuation of an eigenvalue whose direction lies outside span(A)
-    (M's spurious directions, `remainder.Bulk.spurious_outliers`)."""
+    (M's spurious directions, `hermite_spikes.spurious_outliers`)."""
     return float(np.sqrt(2.0 * ((law.w * law.w) @ law.p) / n))
 
 
