@@ -101,7 +101,7 @@ def finite_size_thresholds_from(curves: dict, level: float = 0.5) -> np.ndarray:
 def bulk_density(config, n: int, x, lam=None, n_mc: int = DEFAULT_N_MC, cache_dir=None, seed: int = 0,
                  estimator: str = "paper") -> dict:
     """Limiting eigenvalue density of C's noise bulk at the points x (c = D/n, the label law truncated to the
-    range n samples cover, as in `theory.finite_size.predict_n`), and its edges, for config.input_model: the
+    range n samples cover, as in `theory.ge_finite.predict_n`), and its edges, for config.input_model: the
     Hermite model's radial W-law + M (`theory.remainder`) or the Gaussian-equivalent law. ``lam`` default:
     teacher ``seed``'s signed weights (whose directions also enter M)."""
     from theory.finite_size import model_at_n
