@@ -53,8 +53,8 @@ def selection(z, c2, D: int, c: float, law, edges, n_cells: int = 60, slots: int
 
     soft = {} if rule == "hard" else {"sd": outlier_sd(law, c2, n if n is not None else round(D / c)),
                                       "tw": edge_scale(cells, D, n_cells)}
-    return select(z, c2, D, cells, lambda: overlap_density(cells["m"], c, law), z.size if slots is None else slots,
-                  rule=rule, **soft)
+    return select(z, c2, D, cells, overlap_density(cells["m"], c, law), z.size if slots is None else slots, rule=rule,
+                  **soft)
 
 
 def predict_n(n: int, D: int, law, n_cells: int = 60, selection_rule: str = "soft") -> dict:

@@ -46,24 +46,17 @@ def predict_n_hermite(n: int, D: int, law, rem, n_cells: int = 60, tails: bool =
     edges = bulk.edges(om_edges)
     z, c2 = outliers(bulk, om_edges)
     cells = bulk_cells(bulk, edges, n_grid=n_cells)
-    extra, loc = None, None
-    if tails and law.tail is not None:
-        loc = tail_locations(bulk, om_edges)
-        extra = lambda t: tail_count(t, n, bulk, om_edges, loc)  # noqa: E731
+    singles = (tail_locations(bulk, om_edges), n / law.n_mc) if tails and law.tail is not None else None
     # M's spurious directions (outside span(A), no overlap) compete for the slots like further outliers
     spur = spurious_outliers(bulk, om_edges)
     d1, k = z.size, spur.size
     zz, cc = np.concatenate([z, spur]), np.concatenate([c2, np.zeros(k)])
     soft = {} if selection == "hard" else {
-        "sd": np.concatenate([outlier_sd(lw, c2, n), np.full(k, direction_sd(lw, n))]), "tw": edge_scale(cells, D, n_cells),
-        "tails": None if loc is None else (loc, n / law.n_mc)}
-
-    def dens():
-        dn = overlap_density(bulk, cells["om"])
-        return np.concatenate([dn, np.zeros((dn.shape[0], k))], axis=1)
-
-    sel, cos2 = select(zz, cc, D, cells, dens, d1, extra, rule=selection, **soft)
+        "sd": np.concatenate([outlier_sd(lw, c2, n), np.full(k, direction_sd(lw, n))]), "tw": edge_scale(cells, D, n_cells)}
+    dn = overlap_density(bulk, cells["om"])
+    overlap = np.concatenate([dn, np.zeros((dn.shape[0], k))], axis=1)
+    sel, cos2 = select(zz, cc, D, cells, overlap, d1, rule=selection, tails=singles, **soft)
     out = {"z": z, "cos2": cos2[:d1], "selected": sel[:d1], "edges": edges, "spurious": spur}
-    if extra is not None:
-        out["tail_outliers"] = float(extra(np.array([0.0]))[0])
+    if singles is not None:
+        out["tail_outliers"] = float(tail_count(np.array([0.0]), *singles)[0])
     return out

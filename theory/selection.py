@@ -57,6 +57,8 @@ import numpy as np
 
 from hierarchical_model._validation import check_choice
 
+from .tails import tail_count
+
 __all__ = ["RULES", "TW1_MEAN", "TW1_SD", "outlier_sd", "direction_sd", "edge_scale", "select", "selection_se"]
 
 RULES = ("soft", "hard")
@@ -99,17 +101,16 @@ def edge_scale(cells: dict, D: int, n_grid: int) -> tuple[float, float]:
     return out[0], out[1]
 
 
-def select(z, c2, D: int, cells: dict, dens, d1: int, extra_above=None, *, rule: str = "soft", sd=None,
-           tw=(0.0, 0.0), tails=None, draws: int = DRAWS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def select(z, c2, D: int, cells: dict, overlap, d1: int, *, rule: str = "soft", sd=None, tw=(0.0, 0.0), tails=None,
+           draws: int = DRAWS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Algorithm 1's selection of ``d1`` eigenvalues from the outliers ``z`` (NaN: none) with overlaps ``c2`` (entries
     beyond the d1 directions: further competitors without overlap, c2 = 0, e.g. M's spurious directions), the bulk cells
-    (`resolvent.edge_cells`: mid, dl, mass; the right side's cells first) and ``dens()`` -> (cells, d1), the
-    bulk eigenvectors' overlap density with each u_i. Returns (P(selected) (d1,), cos^2 (d1,)); for
+    (`resolvent.edge_cells`: mid, dl, mass; the right side's cells first) and ``overlap`` (cells, d1), the
+    bulk eigenvectors' overlap density with each u_i at the cells' midpoints. Returns (P(selected) (d1,), cos^2 (d1,)); for
     rule='hard' P is the 0/1 indicator (K1), for 'soft' the probability (K2) (module docstring).
 
-    ``extra_above(t)``: expected number of single-sample outliers (`theory.tails`) above each magnitude t; they
-    take slots and carry no overlap. 'soft' also takes ``sd`` (d1,) (F1), ``tw`` = (left, right) edge scales (F2)
-    and ``tails`` = (magnitudes, rate) of the single-sample outliers ((T1) locations, n/n_mc each)."""
+    ``tails`` = (locations, rate): the single-sample outliers ((T1) locations, n/n_mc each, `theory.tails`); they
+    take slots and carry no overlap. 'soft' also takes ``sd`` (d1,) (F1) and ``tw`` = (left, right) edge scales (F2)."""
     rule = check_choice("rule", rule, RULES)
     z = np.asarray(z, np.float64)
     mid = cells["mid"]
@@ -117,13 +118,13 @@ def select(z, c2, D: int, cells: dict, dens, d1: int, extra_above=None, *, rule:
     ok = np.isfinite(z)
     mag = np.where(ok, np.abs(z), -np.inf)
     tail_at_edge = 0.0
-    if extra_above is not None:
-        tail_at_edge = float(extra_above(np.array([np.max(mag_cells)]))[0])
+    if tails is not None:
+        tail_at_edge = float(tail_count(np.array([np.max(mag_cells)]), *tails)[0])
     if rule == "hard" or not ok.any():
         larger = (mag[None, :] > mag[:, None]).sum(axis=1)
         bulk_above = D * np.array([cells["mass"][mag_cells > t].sum() for t in mag])
-        if extra_above is not None:
-            bulk_above = bulk_above + extra_above(np.where(ok, mag, 0.0))
+        if tails is not None:
+            bulk_above = bulk_above + tail_count(np.where(ok, mag, 0.0), *tails)
         prob = (ok & (bulk_above + larger <= d1 - 1)).astype(np.float64)
     else:
         prob = _soft(z, ok, D, cells, d1, np.zeros(z.size) if sd is None else np.asarray(sd, np.float64), tw, tails,
@@ -135,7 +136,7 @@ def select(z, c2, D: int, cells: dict, dens, d1: int, extra_above=None, *, rule:
     frac = np.clip((k - (cum - D * cells["mass"][order])) / np.maximum(D * cells["mass"][order], 1e-300), 0.0, 1.0)
     weight = np.zeros(mag_cells.size)
     weight[order] = frac
-    bulk_overlap = (weight * cells["dl"]) @ np.clip(dens(), 0.0, None)
+    bulk_overlap = (weight * cells["dl"]) @ np.clip(overlap, 0.0, None)
     cos2 = np.where(ok, prob * np.nan_to_num(c2), 0.0) + bulk_overlap
     return prob, np.clip(cos2, 0.0, 1.0)
 
