@@ -35,7 +35,10 @@ from hierarchical_model._validation import check_choice, check_float, check_int
 
 from .asymptotics import readout_error
 from .ge_finite import predict_n
+from .hermite_finite import model_name, predict_n_hermite
+from .hermite_law import check_estimator
 from .label_laws import label_law, signed_lam
+from .remainder import hermite_setup
 from .selection import RULES
 
 __all__ = ["Prediction", "predict", "model_at_n", "finite_size_thresholds", "mse_from_overlaps"]
@@ -80,8 +83,6 @@ def model_at_n(config, lam=None, seed=None, estimator: str = "paper", n_mc: int 
     `theory.hermite_finite` (radial W-law + M), with the directions of teacher ``seed`` or, when only ``lam`` is
     given, a Haar-random draw from ``mc_seed`` (M depends on A only through its Haar statistics). Hermite q = 3
     is not derived and is refused (no silent Gaussian-equivalent fallback)."""
-    from .hermite_law import check_estimator
-
     if getattr(config, "conventions", "model") != "model":
         raise ValueError(f"conventions={config.conventions!r} is not allowed: the finite-size theory is derived in "
                          "MODEL.md's conventions ('model') only")
@@ -100,9 +101,6 @@ def model_at_n(config, lam=None, seed=None, estimator: str = "paper", n_mc: int 
         raise ValueError(f"input_model='hermite' with q={config.q} is not allowed: the finite-size theory of the "
                          "Hermite model is derived for q=2 only")
     from hierarchical_model import Teacher
-
-    from .hermite_finite import model_name, predict_n_hermite
-    from .remainder import hermite_setup
 
     if seed is not None:
         A, meta["directions"] = Teacher(config, seed).A, f"teacher seed {seed}"

@@ -42,6 +42,7 @@ from hierarchical_model import make_link, spike_weights
 from hierarchical_model._validation import check_finite_array, check_int
 
 from .asymptotics import z_gamma
+from .hermite_law import check_estimator, hermite_label_law
 from .label_laws import label_law
 from .resolvent import edge_points, z_of_x
 
@@ -104,11 +105,7 @@ def invert_outlier(e: float, c: float, law, edge_x) -> float:
 def _law_for(config, lam, n_mc, seed, estimator):
     """The label law of the input model: `label_law` (Gaussian-equivalent) or `hermite_label_law`."""
     if config.input_model == "hermite":
-        from .hermite_law import hermite_label_law
-
         return hermite_label_law(config, lam, estimator, n_mc=n_mc, seed=seed)
-    from .hermite_law import check_estimator
-
     check_estimator(config, estimator)
     return label_law(config, lam, n_mc=n_mc, seed=seed)
 
