@@ -1,13 +1,15 @@
 """Finite-size predictions for Algorithm 1 at every n: outliers, per-direction cos^2, q_h, recovered count, MSE.
 
-Per n (c = D/n), steps 1-3 are those of the input model: `theory.ge_finite` (Gaussian-equivalent) or
-`theory.hermite_finite` (Hermite, q = 2): the label law truncated to the range n samples cover, the bulk
-edges, each direction's outlier and overlap, Algorithm 1's selection (`theory.selection`), q_h = mean cos^2.
+Per n (c = D/n), steps 1-3 run in the input model's module, `theory.ge_finite` (Gaussian-equivalent) or
+`theory.hermite_finite` (Hermite, q = 2), on its label law (`model_at_n` builds it once for all n):
+1. the label law truncated to the range n samples cover, and the bulk edges;
+2. each direction's outlier and eigenvector overlap;
+3. Algorithm 1's selection (`theory.selection`) and cos^2; q_h = mean cos^2;
 4. mse_pred: the population MSE of Algorithm 1's readout given those overlaps (`mse_from_overlaps`) plus an
    O(1/n) estimation error.
 
 Scope. The formulas are those of the Gaussian-equivalent input model in the proportional limit, evaluated at
-the finite (D, n), plus the finite-D bulk-eigenvector overlaps of step 3; the fluctuations of the edges and
+the finite (D, n), plus the finite-D bulk-eigenvector overlaps of step 3 (`theory.ge_finite`); the fluctuations of the edges and
 outliers enter only the selection (rule 'soft'), which decides which of two nearly equal candidates takes the
 last slot.
 In the Hermite input model E[C] itself differs (`theory.hermite_signal`, exact for g = id): besides the spikes
