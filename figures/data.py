@@ -86,10 +86,10 @@ def per_direction(df: pd.DataFrame) -> pd.DataFrame:
 
 def crossing(x, y, level: float = 0.5) -> float:
     """The first n at which the curve y(x) crosses ``level`` upwards, interpolated in log x: the one crossing
-    function, `theory.thresholds.first_crossing`, on one curve. NaN when it never reaches the level on the grid
+    function, `theory.crossing.first_crossing`, on one curve. NaN when it never reaches the level on the grid
     and when it starts at or above it (the crossing happened below the grid: not its first point). Imported
     when called, so that importing figures.data loads no theory."""
-    from theory.thresholds import first_crossing
+    from theory.crossing import first_crossing
 
     return float(first_crossing(x, y, level))
 

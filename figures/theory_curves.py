@@ -92,7 +92,7 @@ def _label_variance(config, lam, n_mc: int) -> float:
         from theory.hermite_law import radial_samples
 
         return float(np.var(radial_samples(config, np.asarray(lam, float), n_mc, 0)[2]))
-    from theory.resolvent import label_law
+    from theory.label_laws import label_law
 
     law = label_law(config, lam, n_mc=n_mc)
     return float(law.p @ law.w**2 - law.mean**2)
@@ -107,11 +107,12 @@ def finite_size_thresholds_from(curves: dict, level: float = 0.5) -> np.ndarray:
 def bulk_density(config, n: int, x, lam=None, n_mc: int = DEFAULT_N_MC, cache_dir=None, seed: int = 0,
                  estimator: str = "paper") -> dict:
     """Limiting eigenvalue density of C's noise bulk at the points x (c = D/n, the label law truncated to the
-    range n samples cover, as in `theory.finite_size.predict_n`), and its edges, for config.input_model: the
+    range n samples cover, as in `theory.ge_finite.predict_n`), and its edges, for config.input_model: the
     Hermite model's radial W-law + M (`theory.remainder`) or the Gaussian-equivalent law. ``lam`` default:
     teacher ``seed``'s signed weights (whose directions also enter M)."""
     from theory.finite_size import model_at_n
-    from theory.resolvent import bulk_edges, density, label_law
+    from theory.label_laws import label_law
+    from theory.resolvent import bulk_edges, density
 
     x = np.asarray(x, np.float64)
     payload = {"kind": "density", "config": config.to_dict(), "n": int(n), "x": [float(v) for v in x],
@@ -121,8 +122,8 @@ def bulk_density(config, n: int, x, lam=None, n_mc: int = DEFAULT_N_MC, cache_di
     def compute():
         c = config.D / n
         if config.input_model == "hermite":
-            from theory.hermite_finite import hermite_setup
-            from theory.remainder import Bulk
+            from theory.hermite_bulk import Bulk
+            from theory.remainder import hermite_setup
             from hierarchical_model import Teacher
 
             t = Teacher(config, seed)

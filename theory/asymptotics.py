@@ -22,6 +22,8 @@ E[y^2] is the Gaussian value E[g(Z)^2] + sigma^2 (h2 treated as N(0, 1)); h2 is 
 for few large lambdas both E[y^2] and theta_i differ from these first-order values (for tanh at d1 = 6,
 gamma = 0.4 the exact theta_1 is about 0.87 times sqrt(2) nu_1 lambda_1): the finite-size theory
 (theory.finite_size) is where such corrections belong. Every function is vectorised over n.
+
+Pipeline layer: closed forms (`theory.PIPELINE`).
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ an integer staircase):
   * fail          otherwise.
 So the verdict is driven by the CI (a noisy sweep cannot fail or pass by luck, it is inconclusive), and rtol
 (default 0.2) is the only hand-set number: an exponent off by more than 20% plus the statistical error fails.
+
+Pipeline layer: consumer (`theory.PIPELINE`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from hierarchical_model._validation import check_float, check_int
 from hierarchical_model.links import LINK_NAMES
 
 from .asymptotics import naive_thresholds, recovered_count
-from .thresholds import (REQUIRED_COLUMNS, _quiet, bootstrap_seed_means, check_columns, config_of, first_crossing,
+from .crossing import first_crossing
+from .thresholds import (REQUIRED_COLUMNS, _quiet, bootstrap_seed_means, check_columns, config_of,
                          percentile_ci, seed_cube, split_configs, threshold_table)
 
 __all__ = ["Verdict", "judge_exponent", "log_slopes", "check_theorem_3_1", "check_non_recovery",

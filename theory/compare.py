@@ -3,6 +3,8 @@
 `compare(config, ns, seeds)` runs Algorithm 1 (hm.run_path, nested grid, dense engine) for every seed and
 predicts each seed with that seed's signed lambda_i (the signs decide which side of the bulk each spike sits
 on), then averages both over the seeds.
+
+Pipeline layer: consumer (`theory.PIPELINE`).
 """
 
 from __future__ import annotations

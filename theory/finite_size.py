@@ -1,28 +1,15 @@
 """Finite-size predictions for Algorithm 1 at every n: outliers, per-direction cos^2, q_h, recovered count, MSE.
 
-Per n (c = D/n), with the label law of `theory.resolvent.label_law` truncated to the range n samples cover:
-1. bulk edges [left, right] of C's noise part (label-weighted Marchenko-Pastur, `theory.resolvent`);
-2. each direction's outlier and eigenvector overlap (spectral-method formulas (S1)-(S2), `theory.spikes`),
-   which include the correlation of the labels with the spike direction, the other directions acting as
-   label noise (single-spike reduction; exact here up to nearly coincident outliers, see `theory.spikes`);
-3. Algorithm 1's selection (`theory.selection`): it keeps the d1 eigenvalues of largest |eigenvalue|, so an
-   outlier counts only if fewer than d1 eigenvalues lie beyond its magnitude: D mu_bulk(|x| > |z_i|) (bulk
-   eigenvalues, from the limiting density) plus the outliers of larger magnitude. selection='soft' (default)
-   weights the outlier's cos^2 by the probability of that event under the outliers' Gaussian fluctuations and
-   the edges' Tracy-Widom ones (a seed flips at its own n, so a seed mean is a fraction); selection='hard' is
-   the deterministic all-or-nothing rule (used for `finite_size_thresholds`). An outlier on the side of the smaller
-   bulk edge is lost until it also beats the larger edge. The remaining slots go to the outermost bulk
-   eigenvectors, whose overlap with u_i (`selection`) is the finite-D part of cos^2: it makes the rise of
-   cos^2 across a transition smooth, as in simulations. q_h = mean cos^2.
-   (In the Gaussian-equivalent model the bulk is nearly symmetric at these sizes, edges -0.62/+0.61 at
-   d = 40, n = 4000, tanh, seed 0, and the positive lambda_3 of seed 0 is recovered like the others. The
-   observation that it is never recovered, even at n = 32000, is the Hermite model's: there E[C] shrinks it to
-   +0.44 and adds negative directions outside span(A), see below.)
+Per n (c = D/n), steps 1-3 run in the input model's module, `theory.ge_finite` (Gaussian-equivalent) or
+`theory.hermite_finite` (Hermite, q = 2), on its label law (`model_at_n` builds it once for all n):
+1. the label law truncated to the range n samples cover, and the bulk edges;
+2. each direction's outlier and eigenvector overlap;
+3. Algorithm 1's selection (`theory.selection`) and cos^2; q_h = mean cos^2;
 4. mse_pred: the population MSE of Algorithm 1's readout given those overlaps (`mse_from_overlaps`) plus an
    O(1/n) estimation error.
 
 Scope. The formulas are those of the Gaussian-equivalent input model in the proportional limit, evaluated at
-the finite (D, n), plus the finite-D bulk-eigenvector overlaps of step 3; the fluctuations of the edges and
+the finite (D, n), plus the finite-D bulk-eigenvector overlaps of step 3 (`theory.ge_finite`); the fluctuations of the edges and
 outliers enter only the selection (rule 'soft'), which decides which of two nearly equal candidates takes the
 last slot.
 In the Hermite input model E[C] itself differs (`theory.hermite_signal`, exact for g = id): besides the spikes
@@ -35,6 +22,8 @@ Hermite model, -0.867 in the Gaussian-equivalent one, where this theory predicts
 the unbounded link; the Hermite model's shift comes from its features (and at smaller n from its heavier
 noise), not from the link. Its spurious directions take Algorithm 1's slots: this theory over-predicts the
 Hermite model's overlaps at d = 40 (see the issue note's table).
+
+Pipeline layer: outcome (`theory.PIPELINE`).
 """
 
 from __future__ import annotations
@@ -47,11 +36,14 @@ import numpy as np
 from hierarchical_model._validation import check_choice, check_float, check_int
 
 from .asymptotics import readout_error
-from .resolvent import _signed_lam, bulk_edges, label_law, stieltjes
-from .selection import RULES, edge_scale, outlier_sd, select
-from .spikes import outliers as spike_outliers
+from .ge_finite import predict_n
+from .hermite_finite import model_name, predict_n_hermite
+from .hermite_law import check_estimator
+from .label_laws import label_law, signed_lam
+from .remainder import hermite_setup
+from .selection import RULES
 
-__all__ = ["Prediction", "predict", "model_at_n", "predict_n", "select", "selection", "edge_cells", "finite_size_thresholds", "mse_from_overlaps"]
+__all__ = ["Prediction", "predict", "model_at_n", "finite_size_thresholds", "mse_from_overlaps"]
 
 
 @dataclass
@@ -84,82 +76,21 @@ class Prediction:
                 **({"per_seed": {k: np.asarray(v).tolist() for k, v in self.per_seed.items()}} if self.per_seed else {})}
 
 
-def edge_cells(c: float, law, edges, span: float = 0.3, n_grid: int = 60) -> dict:
-    """The outer parts of the bulk of C, cut into cells: midpoints, probability masses and m_C at the midpoints.
-
-    Each side gets ``n_grid`` cells over ``span`` of the bulk's width next to its edge, clustered towards the
-    edge (cosine grid; the density vanishes like a square root there). Algorithm 1 keeps only d1 eigenvalues,
-    a fraction d1/D of the bulk, which lies in these cells whenever D * span-mass >> d1."""
-    left, right = edges
-    u = (1 - np.cos(np.linspace(0, np.pi / 2, n_grid + 1)))  # 0 at the edge, clustered there
-    width = span * (right - left)
-    grids = [right - width * u, left + width * u]
-    mids = np.concatenate([0.5 * (g[1:] + g[:-1]) for g in grids])
-    dl = np.concatenate([np.abs(np.diff(g)) for g in grids])
-    m = stieltjes(mids + 1e-8j, c, law)
-    return {"mid": mids, "dl": dl, "mass": m.imag / np.pi * dl, "m": m}
-
-
-def selection(z, c2, D: int, c: float, law, edges, n_cells: int = 60, slots: int | None = None, *,
-              rule: str = "soft", n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Algorithm 1's d1 largest-|eigenvalue| selection (`theory.selection.select`, rule 'soft' or 'hard';
-    'soft' needs the sample size ``n`` for the fluctuation scales): (P(selected) (d1,), cos^2 (d1,)).
-
-    Outliers: direction i's outlier is kept (rule 'hard') iff the expected number of eigenvalues of larger
-    magnitude is below d1: D mu_bulk(|x| > |z_i|) + #{j: |z_j| > |z_i|} <= d1 - 1, or with the probability of
-    that event under the outliers' and the edges' fluctuations (rule 'soft'). The remaining
-    k = d1 - sum P slots go to the bulk eigenvalues of largest magnitude, a region R = {|x| > t*} with D mu_bulk(R) = k.
-    cos^2_i = [kept] cos^2(S2) + overlap of u_i with the bulk eigenvectors in R, where (Ledoit-Peche /
-    Benaych-Georges-Nadakuditi type, derived from the Schur complement of `theory.spikes`)
-        u_i^T (S - z)^-1 u_i = -x / (c - x K_i(x)),   x = -c m(z),  K_i(x) = E[w (h1_i^2 - 1)/(1 - x w)],
-    so the eigenvectors at x in the bulk carry (1/pi) Im[-x/(c - x K_i(x))] dx of |u_i|^2 (its residue at an
-    outlier is (S2), its a_i = 0 value the uniform 1/D per eigenvector). This finite-D term is O(d1/D) far
-    from a transition and grows near it, where it replaces the sharp jump by the smooth rise simulations show."""
-    z = np.asarray(z, np.float64)
-    cells = edge_cells(c, law, edges, n_grid=n_cells)
-
-    def dens():
-        x = -c * cells["m"]
-        r = 1.0 / (1.0 - x[:, None] * law.w)
-        K = (r * law.w) @ (law.a * law.p).T  # (cells, d1)
-        return (-x[:, None] / (c - x[:, None] * K)).imag / np.pi
-
-    soft = {} if rule == "hard" else {"sd": outlier_sd(law, c2, n if n is not None else round(D / c)),
-                                      "tw": edge_scale(cells, D, n_cells)}
-    return select(z, c2, D, cells, dens, z.size if slots is None else slots, rule=rule, **soft)
-
-
-
-
-def predict_n(n: int, D: int, law, n_cells: int = 60, selection_rule: str = "soft") -> dict:
-    """One n: bulk edges, outliers, selection and cos^2 (see the module docstring, steps 1-3); ``n_cells``
-    per side of the bulk for the selected-region integrals (`edge_cells`); ``selection_rule``: 'soft' or 'hard'
-    (`theory.selection`)."""
-    c = D / n
-    lw = law.truncated(n)
-    edges = bulk_edges(c, lw)
-    z, c2 = spike_outliers(c, lw)
-    sel, cos2 = selection(z, c2, D, c, lw, edges, n_cells, rule=selection_rule, n=n)
-    return {"z": z, "cos2": cos2, "selected": sel, "edges": edges}
-
-
 def model_at_n(config, lam=None, seed=None, estimator: str = "paper", n_mc: int = 400_000, mc_seed=None,
                remainder: str = "auto", tails: bool = True, selection: str = "soft"):
     """(signed lam, at_n(n, n_cells) -> per-n dict, meta) for the law of ``config.input_model`` and ``estimator``,
     with Algorithm 1's selection by ``selection`` ('soft' or 'hard', `theory.selection`).
 
-    Gaussian-equivalent: `label_law` and `predict_n` (the paper's estimator only). Hermite, q = 2:
+    Gaussian-equivalent: `label_law` and `ge_finite.predict_n` (the paper's estimator only). Hermite, q = 2:
     `theory.hermite_finite` (radial W-law + M), with the directions of teacher ``seed`` or, when only ``lam`` is
     given, a Haar-random draw from ``mc_seed`` (M depends on A only through its Haar statistics). Hermite q = 3
     is not derived and is refused (no silent Gaussian-equivalent fallback)."""
-    from .hermite_law import check_estimator
-
     if getattr(config, "conventions", "model") != "model":
         raise ValueError(f"conventions={config.conventions!r} is not allowed: the finite-size theory is derived in "
                          "MODEL.md's conventions ('model') only")
     estimator = check_estimator(config, estimator)
     selection = check_choice("selection", selection, RULES)
-    lam = _signed_lam(config, lam, seed)
+    lam = signed_lam(config, lam, seed)
     mcs = mc_seed if mc_seed is not None else (seed if seed is not None else 0)
     D, d1 = config.D, config.latent
     meta = {"n_mc": n_mc, "seed": mcs, "teacher_seed": seed, "D": D, "d1": d1, "estimator": estimator,
@@ -172,8 +103,6 @@ def model_at_n(config, lam=None, seed=None, estimator: str = "paper", n_mc: int 
         raise ValueError(f"input_model='hermite' with q={config.q} is not allowed: the finite-size theory of the "
                          "Hermite model is derived for q=2 only")
     from hierarchical_model import Teacher
-
-    from .hermite_finite import hermite_setup, model_name, predict_n_hermite
 
     if seed is not None:
         A, meta["directions"] = Teacher(config, seed).A, f"teacher seed {seed}"
@@ -265,7 +194,7 @@ def finite_size_thresholds(config, lam=None, n_lo: float | None = None, n_hi: fl
     Scans a geometric grid of n (``per_decade`` points per decade, from n_lo = D/2 to n_hi = 300 D by
     default), then refines the first crossing of each direction by ``refine`` bisections in log n (the
     selection step can make cos^2 jump, so a bracketing method; relative precision 10^(1/per_decade)^(2^-refine),
-    about 0.6% by default). Uses 24 cells per bulk side (`edge_cells`) and the deterministic ('hard')
+    about 0.6% by default). Uses 24 cells per bulk side (`resolvent.edge_cells`) and the deterministic ('hard')
     selection of `theory.selection`, so that a threshold is the crossing of the limiting curves; NaN where the
     level is not reached below n_hi."""
     D = config.D

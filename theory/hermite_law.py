@@ -25,6 +25,8 @@ and the minor atoms f r2 y and (d - 1) x (-f d s y) enter the Silverstein equati
 shifts the centre, their second moment v = E[sum_k w_k^2] adds a free semicircle of variance c v (`extra_var`):
     centre_chaos = -(E[y] + E[sum_minor w]) ~ E[y (2 s - 1)],                                                (W4)
 which removes the radial (trace) shift: E[W] - centre = O(1/d^2) instead of Cov(y, kappa s^2).
+
+Pipeline layer: label law (`theory.PIPELINE`).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import numpy as np
 
 from hierarchical_model._validation import check_choice, check_int
 
-from .resolvent import LabelLaw, _signed_lam, compress_samples
+from .label_laws import LabelLaw, compress_samples, signed_lam
 
 __all__ = ["ESTIMATORS", "kappa", "spike_lengthening", "radial_samples", "weight_law", "hermite_label_law",
            "check_estimator"]
@@ -116,7 +118,7 @@ def hermite_label_law(config, lam=None, estimator: str = "paper", n_mc: int = 40
     estimator = check_estimator(config, estimator)
     n_mc = check_int("n_mc", n_mc, 1000)
     n_atoms = check_int("n_atoms", n_atoms, 10, n_mc)
-    lam = _signed_lam(config, lam, teacher_seed)
+    lam = signed_lam(config, lam, teacher_seed)
     s, z, y = radial_samples(config, lam, n_mc, seed)
     law = weight_law(y, s, config.d, z * z - 1.0, estimator, n_atoms)
     return replace(law, n_mc=n_mc, seed=seed)

@@ -12,6 +12,8 @@ at d = 40 it lengthens every spike by ~30% (kappa_4 = 12 tr A_i^4 ~ 0.6) and, su
 same-signed lambda_i, adds directions OUTSIDE span(A) with eigenvalues comparable to the weaker spikes; these
 compete for Algorithm 1's d1 slots. For another link, g(h2) = nu_1 h2 + (higher Hermite terms): nu_1 times
 (H1) is its first order. Cost O(d1 d^4 + D^3); meant for d up to ~60.
+
+Pipeline layer: spikes (`theory.PIPELINE`).
 """
 
 from __future__ import annotations

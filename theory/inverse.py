@@ -26,6 +26,8 @@ The label law is that of config.input_model: on Hermite data (q = 2) the radial 
 (atoms W = kappa s^2 y, centre E[y], or the chaos estimator's), whose spikes are longer by kappa^2 E[s^4] =
 (d+4)(d+6)/(d(d+2)) (1.42 at d = 20): read with the Gaussian-equivalent law, |lambda_hat| would be biased up by
 about that factor. The remainder M of `theory.remainder` (teacher-dependent, a few % of a spike) is not used.
+
+Pipeline layer: consumer (`theory.PIPELINE`).
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ from hierarchical_model import make_link, spike_weights
 from hierarchical_model._validation import check_finite_array, check_int
 
 from .asymptotics import z_gamma
-from .resolvent import edge_points, label_law, z_of_x
+from .hermite_law import check_estimator, hermite_label_law
+from .label_laws import label_law
+from .resolvent import edge_points, z_of_x
 
 __all__ = ["SpectrumEstimate", "estimate_spectrum", "estimate_from_result", "fit_gamma", "invert_outlier"]
 
@@ -101,11 +105,7 @@ def invert_outlier(e: float, c: float, law, edge_x) -> float:
 def _law_for(config, lam, n_mc, seed, estimator):
     """The label law of the input model: `label_law` (Gaussian-equivalent) or `hermite_label_law`."""
     if config.input_model == "hermite":
-        from .hermite_law import hermite_label_law
-
         return hermite_label_law(config, lam, estimator, n_mc=n_mc, seed=seed)
-    from .hermite_law import check_estimator
-
     check_estimator(config, estimator)
     return label_law(config, lam, n_mc=n_mc, seed=seed)
 

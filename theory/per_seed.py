@@ -2,6 +2,8 @@
 per-seed predictions, each with that seed's signed lambda_i (and directions, for the Hermite remainder M), never
 one seed's; the predicted thresholds of such data are the first crossings of the seed-mean predicted cos^2,
 as the empirical ones are those of the seed-mean measured cos^2 (`theory.thresholds`).
+
+Pipeline layer: outcome (`theory.PIPELINE`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 
 from hierarchical_model._validation import check_float, check_int
 
+from .crossing import first_crossing
 from .finite_size import Prediction, model_at_n, predict
 from .selection import selection_se
 
@@ -52,9 +55,7 @@ def seed_mean_thresholds(config, seeds, lams=None, level: float = 0.5, n_lo: flo
                          estimator: str = "paper") -> np.ndarray:
     """Per direction, the n where the seed-mean predicted cos^2 first reaches ``level``: scanned on a geometric
     grid (``per_decade`` points per decade from n_lo = D/2 to n_hi = 300 D), interpolated linearly in log n
-    (`thresholds.first_crossing`); NaN where not reached. ``lams``: per-seed signed lambda (default the teachers')."""
-    from .thresholds import first_crossing
-
+    (`crossing.first_crossing`); NaN where not reached. ``lams``: per-seed signed lambda (default the teachers')."""
     seeds = [check_int("seed", s, 0, 2**31 - 1) for s in np.atleast_1d(seeds)]
     level = check_float("level", level, 0.0, 1.0, lo_open=True, hi_open=True)
     D = config.D

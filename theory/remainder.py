@@ -1,26 +1,17 @@
-"""The structured remainder M of the Hermite model and the Silverstein-Bai bulk, outliers and overlaps with it
-(HERMITE.md section 3, last bullet).
+"""The structured remainder M of the Hermite model (HERMITE.md section 3, last bullet): the deterministic part of C
+that the radial W-law lacks, and the coefficients it is built from. The bulk with it is `theory.hermite_bulk`, the
+outliers `theory.hermite_spikes`.
 
 M. To first order in the link (exact for g = id), E[C] = nu_1 sum_i (lambda_i/sqrt 2)[2 u_i u_i^T + 4 N_i]
 (`theory.hermite_signal`, (H1)), N_i the operator V -> A_i^2 V + V A_i^2 + A_i V A_i on symmetric matrices (the
 Kronecker-sum part A_i^2 V + V A_i^2 is G V + V G, which the chaos estimator removes: there N_i = A_i V A_i).
 Beyond first order the Kronecker-sum part is E[G] (+) E[G] with E[G] = E[y (x x^T - I)] ~ sum_i kappa_i A_i^2,
-kappa_i fitted by `hermite_finite.kronecker_coef` (tanh, d = 40: 0.82-0.96 of the first-order 2 theta_i).
+kappa_i fitted by `kronecker_coef` (tanh, d = 40: 0.82-0.96 of the first-order 2 theta_i).
 The radial W-law (`theory.hermite_law`) already holds the isotropic part and the radial spike
 sqrt 2 nu_1 lambda_i rho u_i u_i^T (rho = E[(W/y) kappa s^2], kappa^2 E[s^4] for the paper estimator), so
     M = E[C]_first order - sum_i sqrt 2 nu_1 lambda_i rho u_i u_i^T - (tr/D) I,                          (M1)
 and per direction M_ii = u_i^T M u_i, m_i = P_perp M u_i, M_perp = P_perp M P_perp (P_perp: off span(A)).
 
-Bulk (Silverstein-Bai, deterministic M plus the weighted sample covariance with atoms W, c = D/n):
-    m(zeta) = (1/D) tr (M_perp - omega)^-1,   omega = zeta + centre - E[W/(1 + W delta)] + t m,   delta = c m,   (M2)
-t = c * extra_var (a free semicircle from the chaos estimator's minor atoms, 0 for the paper estimator).
-On the real axis outside the bulk, zeta(omega) = omega + E[W/(1 + W c m_M(omega))] - t m_M(omega) - centre with
-m_M the Stieltjes transform of spec(M_perp); the edges are the first zeros of zeta'(omega) coming from +-infinity.
-Outliers: the Schur complement on u_i gives u_i^T (C - zeta)^-1 u_i = 1/f_i(omega) with
-    f_i(omega) = M_ii + E[W a_i/(1 + W delta)] - m_i^T (M_perp - omega)^-1 m_i - omega,                    (M3)
-an outlier where f_i = 0 outside the bulk and there
-    cos^2 = zeta'(omega) / (1 + c m_M' E[W^2 a_i/(1 + W delta)^2] + m_i^T (M_perp - omega)^-2 m_i).          (M4)
-At M = 0 (spec(M_perp) = {0}), omega = c/x and (M2)-(M4) are (R1), (S1), (S2) of `theory.resolvent`/`spikes`.
 spec(M_perp) is used exactly (kind 'exact', D x D, up to D = EXACT_MAX_D) or as a semicircle of the same mean
 and variance (kind 'semicircle'; m_i^T (M_perp - omega)^-1 m_i then a semicircle of the moments of m_i's
 spectral measure, all moments from matrix-free products). kind='auto' is the semicircle at every D: measured at
@@ -28,6 +19,8 @@ d = 40, gamma = 0.4, tanh, 4 seeds (paper estimator), the semicircle predicts th
 n = 4k..64k, while the exact spectrum, whose outermost eigenvalues extend the predicted bulk beyond the observed
 edge (-0.41 vs -0.34 at n = 64000), under-predicts it by 0.11 at n = 64000 (HERMITE.md section 3 also found the
 semicircle accurate at d = 40).
+
+Pipeline layer: bulk (`theory.PIPELINE`).
 """
 
 from __future__ import annotations
@@ -36,9 +29,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.optimize import brentq
 
-__all__ = ["Remainder", "remainder", "zero_remainder", "Bulk", "EXACT_MAX_D", "KINDS"]
+from .hermite_law import chaos_atoms, hermite_label_law, kappa, spike_lengthening
+
+__all__ = ["Remainder", "remainder", "zero_remainder", "EXACT_MAX_D", "KINDS", "radial_rho", "first_order_coef",
+           "kronecker_coef", "hermite_setup"]
 
 EXACT_MAX_D = 1830  # d = 60
 KINDS = ("auto", "exact", "semicircle", "semicircle+spurious", "none")
@@ -116,10 +111,10 @@ def remainder(teacher_A, lam, d: int, nu1: float, rho: float, estimator: str = "
     """(M1) for directions ``teacher_A`` (d1, D), signed ``lam``, link coefficient ``nu1`` and radial
     lengthening ``rho``; ``kind`` 'auto' is 'semicircle' (module docstring), 'exact' is allowed up to EXACT_MAX_D.
     ``kron`` (d1,): the coefficients kappa_i of the Kronecker-sum part (paper estimator; default the first-order
-    4 nu1 lambda_i / sqrt 2, `hermite_finite.kronecker_coef` measures them). kind 'semicircle+spurious' (an
+    4 nu1 lambda_i / sqrt 2, `kronecker_coef` measures them). kind 'semicircle+spurious' (an
     option): the semicircle, plus the eigenvalues of the exact M_perp outside the semicircle's support (up to
     EXACT_MAX_D): each such isolated eigenvalue mu of the deterministic part gives C an eigenvalue at zeta(mu)
-    when mu lies beyond the bulk's omega-edge (`Bulk.spurious_outliers`), a direction outside span(A) that
+    when mu lies beyond the bulk's omega-edge (`hermite_spikes.spurious_outliers`), a direction outside span(A) that
     competes for Algorithm 1's slots. Measured at d = 40, tanh, paper estimator, 4 seeds: these eigenvalues
     match the simulated ones beyond the bulk within 0.006 at n = 32000, but lie 0.02 too far out at n = 64000
     in three seeds of four, so the option corrects the selection at 32000 and spoils it at 64000 (max error of
@@ -199,120 +194,73 @@ def remainder(teacher_A, lam, d: int, nu1: float, rho: float, estimator: str = "
                      spurious=spur)
 
 
-class Bulk:
-    """(M2)-(M4) at one c for a LabelLaw ``law`` and a Remainder ``rem``."""
+def radial_rho(d: int, estimator: str, n_mc: int = 200_000, seed: int = 0) -> float:
+    """rho = E[(W/y) kappa s^2]: the radial lengthening of a spike to first order in the link
+    (paper: kappa^2 E[s^4] exactly; chaos: Monte Carlo of f r1 kappa s^2, `hermite_law.chaos_atoms`)."""
+    if estimator == "paper":
+        return spike_lengthening(d)
+    s = np.random.default_rng(seed).chisquare(d, n_mc) / d
+    return float(np.mean(chaos_atoms(s, d)[0] * kappa(d) * s * s))
 
-    def __init__(self, c: float, law, rem: Remainder):
-        self.c, self.law, self.rem = c, law, rem
-        self.t = c * law.extra_var
 
-    def _ew(self, om, f, deriv=False):
-        """E[W f(W) / (1 + W c m_M(omega))^(1 or 2)] over the atoms, f an array over atoms."""
-        den = 1.0 + self.c * self.law.w * self.rem.st(om)[..., None]
-        return (self.law.w * f / (den**2 if deriv else den)) @ self.law.p
+def hermite_setup(config, lam, A, estimator: str, n_mc: int, mc_seed: int, kind: str = "auto"):
+    """(law, remainder) for a q = 2 Hermite configuration, signed ``lam`` and directions ``A`` (d1, D)."""
+    law = hermite_label_law(config, lam, estimator, n_mc=n_mc, seed=mc_seed)
+    kron = kronecker_coef(config, lam, A, n_mc, mc_seed) if estimator == "paper" and kind != "none" else None
+    rem = remainder(A, first_order_coef(config, lam, seed=mc_seed), config.d, 1.0,
+                    radial_rho(config.d, estimator, seed=mc_seed), estimator, kind, kron)
+    return law, rem
 
-    def zeta(self, om):
-        return om + self._ew(om, 1.0) - self.t * self.rem.st(om) - self.law.centre
 
-    def dzeta(self, om):
-        dm = self.rem.st(om, deriv=True)
-        return 1.0 - self.c * dm * self._ew(om, self.law.w, deriv=True) - self.t * dm
+def first_order_coef(config, lam, n_mc: int = 200_000, seed: int = 0) -> np.ndarray:
+    """The effective nu_1 lambda_i of (H1) for a nonlinear link: theta_i / sqrt 2 with theta_i = E[y (h_i^2 - 1)],
+    h ~ N(0, I_d1) (Stein: sqrt 2 nu_1 lambda_i + O(lambda^2); exact for g = id). Measured at d = 40, tanh: the
+    Kronecker-sum part of E[C] (E[G], Monte Carlo in x) is 0.77 of nu_1 times (H1); theta_i/(sqrt 2 nu_1 lambda_i)
+    is 0.77-0.91 there."""
+    from hierarchical_model import make_link
 
-    def f(self, om, i: int):
-        return self.rem.Mii[i] + self._ew(om, self.law.a[i]) - self.rem.bst(om, i) - om
+    lam = np.asarray(lam, np.float64)
+    z = np.random.default_rng(seed + 7).standard_normal((n_mc, lam.size))
+    y = np.asarray(make_link(config.g)(((z * z - 1.0) @ lam) / np.sqrt(2.0)), np.float64)
+    return (y @ (z * z - 1.0)) / n_mc / np.sqrt(2.0)
 
-    def df(self, om, i: int):
-        dm = self.rem.st(om, deriv=True)
-        return -self.c * dm * self._ew(om, self.law.w * self.law.a[i], deriv=True) - self.rem.bst(om, i, deriv=True) - 1.0
 
-    def _valid(self, om):
-        return np.all(1.0 + self.c * self.law.w * self.rem.st(om)[..., None] > 0, axis=-1)
+def kronecker_coef(config, lam, A, n_mc: int = 200_000, seed: int = 0) -> np.ndarray:
+    """kappa_i of the Kronecker-sum part of E[C] (paper estimator, HERMITE.md section 2): E[G] = E[y (x x^T - I)]
+    ~ sum_i kappa_i A_i^2 + beta I, fitted by least squares on the matrices A_i^2 and I from the Monte Carlo
+    projections E[y (|A_i x|^2 - tr A_i^2)] and E[y (|x|^2 - d)] (x ~ N(0, I_d), h_i = (x^T A_i x - tr A_i)/sqrt 2,
+    y = g(h2) + sigma xi, ``n_mc`` samples from default_rng(seed + 11)), with y's best linear part s h2 as a
+    control variate (its kappa_i = 2 sqrt(2) s lambda_i is exact, E[G] = 2 sqrt(2) sum_i lambda_i A_i^2 for g = id). To first order in the link kappa_i =
+    2 theta_i (`first_order_coef`, (H1)), exact for g = id; for tanh at d = 40 the fit is 0.82-0.96 of that,
+    which moves the Kronecker-sum operator's extreme eigenvalues (the spurious directions) by ~15%."""
+    from hierarchical_model import make_link
 
-    def edge_omegas(self, n_grid: int = 500) -> tuple[float, float]:
-        """omega at the left and right edges: first zero of zeta' (or of validity) coming from -+infinity."""
-        lo, hi = self.rem.support()
-        scale = 1.0 + np.max(np.abs(self.law.w)) * (1.0 + self.c) + (hi - lo)
-        out = []
-        for side, end in ((-1.0, lo), (1.0, hi)):
-            dist = np.geomspace(50.0 * scale, 1e-12 * scale, n_grid)
-            om = end + side * dist
-            good = self._valid(om) & (self.dzeta(om) > 0)
-            j = int(np.argmin(good)) if not good.all() else n_grid - 1
-            if j == 0:
-                out.append(float(om[0]))
-                continue
-            a, b = om[j - 1], om[j]
-            if self._valid(b) and self.dzeta(b) <= 0:
-                out.append(float(brentq(lambda u: float(self.dzeta(u)), a, b, xtol=1e-15, rtol=1e-13)))
-            else:  # bisect to the validity boundary, then the zero of zeta' before it
-                for _ in range(80):
-                    mid = 0.5 * (a + b)
-                    a, b = (mid, b) if (self._valid(mid) and self.dzeta(mid) > 0) else (a, mid)
-                out.append(float(a))
-        return out[0], out[1]
-
-    def edges(self, om_edges=None) -> tuple[float, float]:
-        ol, orr = self.edge_omegas() if om_edges is None else om_edges
-        return float(self.zeta(ol)), float(self.zeta(orr))
-
-    def outlier(self, i: int, om_edges, n_grid: int = 400) -> tuple[float, float]:
-        """(location, cos^2) of direction i's outlier, (nan, 0) inside the bulk; the larger |location| if both sides."""
-        best = (np.nan, 0.0)
-        scale = 1.0 + np.max(np.abs(self.law.w)) * (1.0 + self.c) + np.max(np.abs(self.rem.Mii)) * 4
-        for side, oe in ((-1.0, om_edges[0]), (1.0, om_edges[1])):
-            om = oe + side * np.geomspace(1e-10, 50.0 * scale, n_grid)
-            fv = self.f(om, i) * side  # side * f > 0 between the edge and the outlier
-            if fv[0] <= 0:
-                continue
-            j = int(np.argmax(fv <= 0))
-            if fv[j] > 0:
-                continue
-            root = brentq(lambda u: float(self.f(u, i)), om[j - 1], om[j], xtol=1e-15, rtol=1e-12)
-            z = float(self.zeta(root))
-            c2 = float(np.clip(self.dzeta(root) / -self.df(root, i), 0.0, 1.0))
-            if np.isnan(best[0]) or abs(z) > abs(best[0]):
-                best = (z, c2)
-        return best
-
-    def outliers(self, om_edges=None):
-        oe = self.edge_omegas() if om_edges is None else om_edges
-        res = [self.outlier(i, oe) for i in range(self.law.a.shape[0])]
-        return np.array([r[0] for r in res]), np.array([r[1] for r in res])
-
-    def spurious_outliers(self, om_edges) -> np.ndarray:
-        """Eigenvalues of C from the isolated eigenvalues mu of the exact M_perp (`Remainder.spurious`): at
-        zeta(mu) for mu beyond the omega-edges (there zeta' > 0, so zeta(mu) is outside the bulk; the subordination
-        argument of (M2) with M's eigenvector in place of u_i). Empty for kinds other than the semicircle, and above
-        EXACT_MAX_D."""
-        mu = self.rem.spurious
-        if mu is None:
-            return np.zeros(0)
-        mu = mu[(mu < om_edges[0]) | (mu > om_edges[1])]
-        return np.asarray(self.zeta(mu), np.float64) if mu.size else np.zeros(0)
-
-    def solve(self, z) -> tuple[np.ndarray, np.ndarray]:
-        """(m, omega) at complex z (Im z > 0): Newton on (M2) with continuation in Im z (as `resolvent.stieltjes`)."""
-        z = np.atleast_1d(np.asarray(z, np.complex128)) + self.law.centre
-        scale = 1.0 + np.max(np.abs(self.law.w)) * (1.0 + self.c) + np.sqrt(self.rem.var) * 4
-        eta_t = np.maximum(z.imag, 1e-14)
-        om = z.real + 1j * np.maximum(eta_t, scale) - self.law.mean
-        for k in range(40):
-            zz = z.real + 1j * np.maximum(eta_t, scale * 0.125**k)
-            for _ in range(8):
-                H = self.zeta(om) + self.law.centre - zz
-                new = om - H / self.dzeta(om)
-                bad = ~np.isfinite(new) | (new.imag <= 0)
-                if bad.any():  # fixed-point step instead
-                    new[bad] = (zz - (self.zeta(om) + self.law.centre - om))[bad]
-                    new[bad] = np.where(new[bad].imag > 0, new[bad], new[bad].real + 1j * 1e-14)
-                step = np.max(np.abs(new - om))
-                om = new
-                if step < 1e-13:
-                    break
-            if np.all(scale * 0.125**k <= eta_t):
-                break
-        return self.rem.st(om), om
-
-    def overlap_density(self, om) -> np.ndarray:
-        """(cells, d1): (1/pi) Im u_i^T (C - zeta)^-1 u_i = Im(1/f_i(omega))/pi at complex omega."""
-        return np.stack([(1.0 / self.f(om, i)).imag / np.pi for i in range(self.law.a.shape[0])], axis=1)
+    d = config.d
+    lam = np.asarray(lam, np.float64)
+    Am = np.einsum("kD,Dij->kij", np.asarray(A, np.float64), _isometry(d))
+    Am /= np.linalg.norm(Am, axis=(1, 2), keepdims=True)
+    A2 = np.einsum("kij,kjl->kil", Am, Am)
+    mats = np.concatenate([A2, np.eye(d)[None]])  # (d1 + 1, d, d)
+    rng = np.random.default_rng(seed + 11)
+    link = make_link(config.g)
+    proj, proj_lin, yl, ll = np.zeros(mats.shape[0]), np.zeros(mats.shape[0]), 0.0, 0.0
+    tr, tr_m = np.trace(Am, axis1=1, axis2=2), np.trace(mats, axis1=1, axis2=2)
+    done, B = 0, 20_000
+    while done < n_mc:
+        b = min(B, n_mc - done)
+        X = rng.standard_normal((b, d))
+        AX = np.einsum("kij,bj->bki", Am, X)  # (b, d1, d)
+        h = (np.einsum("bki,bi->bk", AX, X) - tr) / np.sqrt(2.0)
+        h2 = ((h * h - 1.0) @ lam) / np.sqrt(2.0)
+        y = np.asarray(link(h2), np.float64)
+        if config.sigma > 0:
+            y = y + config.sigma * rng.standard_normal(b)
+        q = np.concatenate([np.sum(AX * AX, axis=2), np.sum(X * X, axis=1)[:, None]], axis=1) - tr_m
+        proj += y @ q
+        proj_lin += h2 @ q
+        yl += float(y @ h2)
+        ll += float(h2 @ h2)
+        done += b
+    slope = yl / ll  # control variate: y = slope h2 has kappa = 2 sqrt(2) slope lambda exactly (g = id, (H1))
+    gram = np.einsum("kij,lij->kl", mats, mats)
+    return np.linalg.solve(gram, (proj - slope * proj_lin) / n_mc)[:-1] + 2.0 * np.sqrt(2.0) * slope * lam

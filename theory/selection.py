@@ -2,7 +2,7 @@
 and the cos^2 that follows (MODEL.md section 2, step 1; HERMITE.md section 3).
 
 Inputs come from the steps before it only: the outliers z_i and their overlaps cos^2_i (`theory.spikes`,
-`theory.remainder`), the outer bulk cells (`finite_size.edge_cells`, `hermite_finite.bulk_cells`), the bulk
+`theory.hermite_spikes`), the outer bulk cells (`resolvent.edge_cells`, `hermite_bulk.bulk_cells`), the bulk
 eigenvectors' overlap density, the label law (for the fluctuation scale) and the single-sample outliers of
 `theory.tails`.
 
@@ -47,6 +47,8 @@ to 0.18/0.11/0.10/0.11. What remains is mostly not fluctuation: in the paper est
 the simulation holds eigenvalues 0.01-0.03 beyond the predicted edge (M's spurious directions, see
 `remainder`'s 'semicircle+spurious'), and for g = id the edge set by the largest label weights; there the theory's
 P(selected) is 0.8 where the seed loses, 2-3 standard errors (`selection_se`) of the seed mean.
+
+Pipeline layer: selection (`theory.PIPELINE`).
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ from __future__ import annotations
 import numpy as np
 
 from hierarchical_model._validation import check_choice
+
+from .tails import tail_count
 
 __all__ = ["RULES", "TW1_MEAN", "TW1_SD", "outlier_sd", "direction_sd", "edge_scale", "select", "selection_se"]
 
@@ -79,7 +83,7 @@ def outlier_sd(law, cos2, n: int) -> np.ndarray:
 
 def direction_sd(law, n: int) -> float:
     """(F1) at cos = 0: sqrt(2 E[W^2]/n), the fluctuation of an eigenvalue whose direction lies outside span(A)
-    (M's spurious directions, `remainder.Bulk.spurious_outliers`)."""
+    (M's spurious directions, `hermite_spikes.spurious_outliers`)."""
     return float(np.sqrt(2.0 * ((law.w * law.w) @ law.p) / n))
 
 
@@ -97,17 +101,16 @@ def edge_scale(cells: dict, D: int, n_grid: int) -> tuple[float, float]:
     return out[0], out[1]
 
 
-def select(z, c2, D: int, cells: dict, dens, d1: int, extra_above=None, *, rule: str = "soft", sd=None,
-           tw=(0.0, 0.0), tails=None, draws: int = DRAWS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def select(z, c2, D: int, cells: dict, overlap, d1: int, *, rule: str = "soft", sd=None, tw=(0.0, 0.0), tails=None,
+           draws: int = DRAWS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Algorithm 1's selection of ``d1`` eigenvalues from the outliers ``z`` (NaN: none) with overlaps ``c2`` (entries
     beyond the d1 directions: further competitors without overlap, c2 = 0, e.g. M's spurious directions), the bulk cells
-    (`finite_size.edge_cells`: mid, dl, mass; the right side's cells first) and ``dens()`` -> (cells, d1), the
-    bulk eigenvectors' overlap density with each u_i. Returns (P(selected) (d1,), cos^2 (d1,)); for
+    (`resolvent.edge_cells`: mid, dl, mass; the right side's cells first) and ``overlap`` (cells, d1), the
+    bulk eigenvectors' overlap density with each u_i at the cells' midpoints. Returns (P(selected) (d1,), cos^2 (d1,)); for
     rule='hard' P is the 0/1 indicator (K1), for 'soft' the probability (K2) (module docstring).
 
-    ``extra_above(t)``: expected number of single-sample outliers (`theory.tails`) above each magnitude t; they
-    take slots and carry no overlap. 'soft' also takes ``sd`` (d1,) (F1), ``tw`` = (left, right) edge scales (F2)
-    and ``tails`` = (magnitudes, rate) of the single-sample outliers ((T1) locations, n/n_mc each)."""
+    ``tails`` = (locations, rate): the single-sample outliers ((T1) locations, n/n_mc each, `theory.tails`); they
+    take slots and carry no overlap. 'soft' also takes ``sd`` (d1,) (F1) and ``tw`` = (left, right) edge scales (F2)."""
     rule = check_choice("rule", rule, RULES)
     z = np.asarray(z, np.float64)
     mid = cells["mid"]
@@ -115,13 +118,13 @@ def select(z, c2, D: int, cells: dict, dens, d1: int, extra_above=None, *, rule:
     ok = np.isfinite(z)
     mag = np.where(ok, np.abs(z), -np.inf)
     tail_at_edge = 0.0
-    if extra_above is not None:
-        tail_at_edge = float(extra_above(np.array([np.max(mag_cells)]))[0])
+    if tails is not None:
+        tail_at_edge = float(tail_count(np.array([np.max(mag_cells)]), *tails)[0])
     if rule == "hard" or not ok.any():
         larger = (mag[None, :] > mag[:, None]).sum(axis=1)
         bulk_above = D * np.array([cells["mass"][mag_cells > t].sum() for t in mag])
-        if extra_above is not None:
-            bulk_above = bulk_above + extra_above(np.where(ok, mag, 0.0))
+        if tails is not None:
+            bulk_above = bulk_above + tail_count(np.where(ok, mag, 0.0), *tails)
         prob = (ok & (bulk_above + larger <= d1 - 1)).astype(np.float64)
     else:
         prob = _soft(z, ok, D, cells, d1, np.zeros(z.size) if sd is None else np.asarray(sd, np.float64), tw, tails,
@@ -133,7 +136,7 @@ def select(z, c2, D: int, cells: dict, dens, d1: int, extra_above=None, *, rule:
     frac = np.clip((k - (cum - D * cells["mass"][order])) / np.maximum(D * cells["mass"][order], 1e-300), 0.0, 1.0)
     weight = np.zeros(mag_cells.size)
     weight[order] = frac
-    bulk_overlap = (weight * cells["dl"]) @ np.clip(dens(), 0.0, None)
+    bulk_overlap = (weight * cells["dl"]) @ np.clip(overlap, 0.0, None)
     cos2 = np.where(ok, prob * np.nan_to_num(c2), 0.0) + bulk_overlap
     return prob, np.clip(cos2, 0.0, 1.0)
 

@@ -23,6 +23,8 @@ the FULL joint law of (w, h1_i): the other directions enter as label noise throu
 single-spike reduction neglects only the interaction of outliers that (nearly) coincide.
 For small c: x* ~ c/theta_i, z ~ theta_i = E[w (h1_i^2 - 1)] ~ sqrt(2) nu_1 lambda_i (the additive spike) and
 cos^2 ~ 1 - c E[w^2 h1_i^2]/theta_i^2 (Theorem 3.1's 1 - O(D/(n theta^2))).
+
+Pipeline layer: spikes (`theory.PIPELINE`).
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import brentq
 
-from .resolvent import LabelLaw, dz_dx, edge_points, z_of_x
+from .label_laws import LabelLaw
+from .resolvent import dz_dx, edge_points, z_of_x
 
-__all__ = ["spike_strength", "spike_function", "overlap", "outlier", "outliers"]
+__all__ = ["spike_strength", "spike_function", "overlap", "outlier", "outliers", "overlap_density"]
 
 
 def spike_strength(law: LabelLaw) -> np.ndarray:
@@ -84,3 +87,13 @@ def outliers(c: float, law: LabelLaw) -> tuple[np.ndarray, np.ndarray]:
     ex = edge_points(c, law)
     res = [outlier(c, law, i, ex) for i in range(law.a.shape[0])]
     return np.array([r[0] for r in res]), np.array([r[1] for r in res])
+
+
+def overlap_density(m, c: float, law: LabelLaw) -> np.ndarray:
+    """(cells, d1): the overlap density of the bulk eigenvectors with each u_i at points where m_C = ``m`` (complex,
+    just above the real axis), (1/pi) Im u_i^T (S - z)^-1 u_i = (1/pi) Im[-x/(c - x K_i(x))], x = -c m (the Schur
+    complement behind (S1); its residue at an outlier is (S2), its a_i = 0 value the uniform 1/D per eigenvector)."""
+    x = -c * m
+    r = 1.0 / (1.0 - x[:, None] * law.w)
+    K = (r * law.w) @ (law.a * law.p).T  # (cells, d1)
+    return (-x[:, None] / (c - x[:, None] * K)).imag / np.pi

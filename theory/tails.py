@@ -9,8 +9,10 @@ with the Remainder version omega_W: c m_M(omega_W) = -1/W, zeta_1 = zeta(omega_W
 The expected number of such eigenvalues of magnitude above t is
     N_1(t) = n P(W beyond the edge point, |zeta_1(W)| > t),                                                 (T2)
 counted on the raw Monte Carlo tails of W (`LabelLaw.tail`, each sample of probability 1/n_mc). These eigenvalues
-take Algorithm 1's slots (`finite_size.select`) and carry no overlap with span(A). For bounded labels (tanh) N_1
+take Algorithm 1's slots (`selection.select`) and carry no overlap with span(A). For bounded labels (tanh) N_1
 is zero; for g = id (W ~ kappa s^2 h2, exponential tails) it is O(1) at n / D ~ 10-100.
+
+Pipeline layer: spikes (`theory.PIPELINE`).
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ def tail_locations(bulk, om_edges, n_grid: int = 400) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def tail_count(t, n: int, bulk, om_edges, locations=None) -> np.ndarray:
-    """(T2): expected number of single-sample eigenvalues of magnitude above each t (array)."""
-    loc = tail_locations(bulk, om_edges) if locations is None else locations
+def tail_count(t, locations, rate: float) -> np.ndarray:
+    """(T2): expected number of single-sample eigenvalues of magnitude above each t (array), from their
+    ``locations`` (`tail_locations`) of probability ``rate`` = n / n_mc each."""
     t = np.atleast_1d(np.asarray(t, np.float64))
-    return n / bulk.law.n_mc * np.sum(np.abs(loc)[None, :] > t[:, None], axis=1)
+    return rate * np.sum(np.abs(locations)[None, :] > t[:, None], axis=1)

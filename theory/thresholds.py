@@ -8,6 +8,8 @@ naive BBP thresholds of `theory.asymptotics` and, when importable, the finite-si
 `theory.per_seed.seed_mean_thresholds`: the first crossings of the seed-mean of the per-seed predictions
 (each with that seed's signed lambda_i), for the seeds present in the table, its input model and its estimator
 (column `estimator`, 'paper' when absent).
+
+Pipeline layer: consumer (`theory.PIPELINE`).
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from hierarchical_model.links import LINK_NAMES
 from hierarchical_model.teacher import TeacherConfig
 
 from .asymptotics import naive_thresholds
+from .crossing import first_crossing
 
 __all__ = ["REQUIRED_COLUMNS", "CONFIG_COLUMNS", "check_columns", "config_of", "estimator_of", "split_configs", "seed_cube",
-           "bootstrap_seed_means", "percentile_ci", "first_crossing", "empirical_thresholds", "threshold_table"]
+           "bootstrap_seed_means", "percentile_ci", "empirical_thresholds", "threshold_table"]
 
 # Columns every check needs (the results table contract, MODEL.md section 3's metrics).
 REQUIRED_COLUMNS = ("n", "seed", "d", "q", "D", "d1", "gamma", "eps", "g", "input_model", "cos2", "ang_err",
@@ -118,32 +121,6 @@ def percentile_ci(samples: np.ndarray, level: float = 0.9, axis: int = 0):
     with _quiet():
         lo, hi = np.nanquantile(samples, [(1 - level) / 2, (1 + level) / 2], axis=axis)
     return lo, hi
-
-
-def first_crossing(ns, curves, level: float = 0.5) -> np.ndarray:
-    """n at the first upward crossing of ``level`` by each curve (..., N) on the grid ns (N,), in any order
-    (sorted here): the first j with curve[j-1] < level <= curve[j], interpolated linearly in log n,
-
-        log n* = log n_{j-1} + (level - c_{j-1}) / (c_j - c_{j-1}) (log n_j - log n_{j-1}).
-
-    NaN where no crossing happened on the grid: the curve never reaches the level, or it starts at or above it
-    (the threshold lies below the grid, censored: its first point is not the crossing). The one crossing
-    function of the project (empirical thresholds, `hmodel check`, the figures' thresholds and collapse)."""
-    ns = np.asarray(ns, np.float64)
-    order = np.argsort(ns, kind="stable")
-    ns = ns[order]
-    c = np.asarray(curves, np.float64)[..., order]
-    if ns.size < 2:  # one point: nothing to cross between
-        return np.full(c.shape[:-1], np.nan)
-    up = (c[..., :-1] < level) & (c[..., 1:] >= level)
-    has = up.any(axis=-1) & ~(c[..., 0] >= level)
-    j = np.argmax(up, axis=-1)
-    c0 = np.take_along_axis(c, j[..., None], -1)[..., 0]
-    c1 = np.take_along_axis(c, (j + 1)[..., None], -1)[..., 0]
-    x0, x1 = np.log(ns[j]), np.log(ns[np.minimum(j + 1, ns.size - 1)])
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # garbage where has is False
-        out = np.exp(x0 + (level - c0) / (c1 - c0) * (x1 - x0))
-    return np.where(has, out, np.nan)
 
 
 def empirical_thresholds(df: pd.DataFrame, level: float = 0.5, n_boot: int = 1000, ci: float = 0.9,

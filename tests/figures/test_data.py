@@ -75,7 +75,7 @@ def test_crossing_interpolates_in_log_x():
 
 
 def test_crossing_that_did_not_happen_on_the_grid_is_nan():
-    from theory.thresholds import first_crossing
+    from theory.crossing import first_crossing
 
     # starts at or above the level: the crossing lies below the grid, its first point is not it
     assert math.isnan(fd.crossing([1, 2, 3], [0.6, 0.7, 0.9]))

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import hierarchical_model as hm
-from theory import asymptotics, checks, thresholds
+from theory import asymptotics, checks, crossing, thresholds
 
 D20 = hm.TeacherConfig(d=20, q=2, d1=4, gamma=0.4, g="tanh").D
 
@@ -114,7 +114,7 @@ def test_first_crossing_log_linear():
                        [0.6, 0.4, 0.7, 0.9],     # starts above: threshold below the grid
                        [0.1, 0.2, 0.3, 0.4],     # never
                        [0.1, 0.5, 0.2, 0.9]])    # reaches exactly 0.5 at 2000
-    out = thresholds.first_crossing(ns, curves)
+    out = crossing.first_crossing(ns, curves)
     assert out[0] == pytest.approx(2000 * math.sqrt(2), rel=1e-12)
     assert np.isnan(out[1]) and np.isnan(out[2])
     assert out[3] == pytest.approx(2000.0, rel=1e-12)

@@ -8,8 +8,9 @@ import pytest
 import hierarchical_model as hm
 from theory.compare import simulate_first_layer
 from theory.hermite_signal import hermite_signal_matrix
-from theory.finite_size import finite_size_thresholds, mse_from_overlaps, predict, predict_n
-from theory.resolvent import compress_samples, label_law
+from theory.finite_size import finite_size_thresholds, mse_from_overlaps, predict
+from theory.ge_finite import predict_n
+from theory.label_laws import compress_samples, label_law
 from theory.spikes import outlier, spike_strength
 
 

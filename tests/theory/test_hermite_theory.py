@@ -11,8 +11,11 @@ from theory.compare import simulate_hermite
 from theory.finite_size import predict
 from theory.hermite_law import chaos_atoms, hermite_label_law, kappa, spike_lengthening, weight_law
 from theory.per_seed import predict_seeds
-from theory.remainder import Bulk, Remainder, _isometry, remainder, zero_remainder
-from theory.resolvent import atom_law, bulk_edges, compress_samples, label_law, stieltjes
+from theory.hermite_bulk import Bulk
+from theory.hermite_spikes import outliers as m_outliers
+from theory.remainder import Remainder, _isometry, remainder, zero_remainder
+from theory.label_laws import atom_law, compress_samples, label_law
+from theory.resolvent import bulk_edges, stieltjes
 from theory.spikes import outliers, spike_strength
 from theory.tails import tail_locations
 
@@ -66,8 +69,8 @@ def test_zero_remainder_reduces_to_the_gaussian_equivalent_formulas():
     c = cfg.D / 3000
     b = Bulk(c, law, zero_remainder(cfg.latent))
     np.testing.assert_allclose(b.edges(), bulk_edges(c, law), rtol=1e-9)
-    np.testing.assert_allclose(np.nan_to_num(b.outliers()[0]), np.nan_to_num(outliers(c, law)[0]), rtol=1e-8)
-    np.testing.assert_allclose(b.outliers()[1], outliers(c, law)[1], rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(np.nan_to_num(m_outliers(b)[0]), np.nan_to_num(outliers(c, law)[0]), rtol=1e-8)
+    np.testing.assert_allclose(m_outliers(b)[1], outliers(c, law)[1], rtol=1e-7, atol=1e-12)
     z = np.array([-0.2 + 1e-6j, 0.05 + 1e-6j, 0.4 + 1e-3j])
     np.testing.assert_allclose(b.solve(z)[0], stieltjes(z, c, law), rtol=1e-8)
 
@@ -93,7 +96,7 @@ def test_silverstein_bai_with_a_deterministic_m_matches_a_simulated_matrix():
     rem = dataclasses.replace(rem, b=(0.3**2 * (np.arange(D - 1) == 0))[None, :].astype(float))
     bulk = Bulk(D / n, law, rem)
     edges = bulk.edges()
-    z, c2 = bulk.outliers()
+    z, c2 = m_outliers(bulk)
     sims = []
     for _ in range(4):
         G = rng.standard_normal((n, D))
@@ -104,7 +107,7 @@ def test_silverstein_bai_with_a_deterministic_m_matches_a_simulated_matrix():
     assert sims[0] == pytest.approx(edges[0], abs=0.05) and sims[1] == pytest.approx(edges[1], abs=0.05)
     assert sims[2] == pytest.approx(z[0], abs=0.04) and sims[3] == pytest.approx(c2[0], abs=0.08)
     # the coupling m_1 matters (measured: cos^2 0.24 simulated, 0.28 with it, 0.05 without)
-    c0 = Bulk(D / n, law, dataclasses.replace(rem, b=np.zeros((1, D - 1)))).outliers()[1][0]
+    c0 = m_outliers(Bulk(D / n, law, dataclasses.replace(rem, b=np.zeros((1, D - 1)))))[1][0]
     assert abs(c0 - sims[3]) > 0.1, (c0, c2[0], sims[3])
 
 
@@ -234,12 +237,12 @@ def test_predict_requires_a_teacher_and_refuses_what_is_not_derived():
 
 
 def test_kronecker_coefficients_match_the_label_moment_matrix():
-    """`hermite_finite.kronecker_coef` (projections on A_i^2 with a control variate) against a direct Monte Carlo
+    """`remainder.kronecker_coef` (projections on A_i^2 with a control variate) against a direct Monte Carlo
     of E[G] = E[y (x x^T - I)] with h1 from the library's feature map, fitted on {A_i^2, I} by least squares
     (d = 10, tanh; tolerance 4 standard errors of the direct estimate, from 8 batches). First order would be
     2 theta_i; for tanh the fit is below it, for g = id equal (E[G] = 2 sqrt 2 sum lambda_i A_i^2)."""
     from hierarchical_model.hermite import make_feature_map
-    from theory.hermite_finite import first_order_coef, kronecker_coef
+    from theory.remainder import first_order_coef, kronecker_coef
 
     cfg = hm.TeacherConfig(d=10, gamma=0.4, g="tanh")
     t = hm.Teacher(cfg, 1)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import hierarchical_model as hm
-from theory.resolvent import (atom_law, bulk_edges, bulk_mass_beyond, density, label_law, stieltjes, z_of_x)
+from theory.label_laws import atom_law, label_law
+from theory.resolvent import bulk_edges, bulk_mass_beyond, density, stieltjes, z_of_x
 
 
 def mp_density(x, c):

@@ -6,8 +6,8 @@ import pytest
 from scipy.stats import norm
 
 import hierarchical_model as hm
-from theory.finite_size import edge_cells
-from theory.resolvent import atom_law, bulk_edges, label_law
+from theory.label_laws import atom_law, label_law
+from theory.resolvent import bulk_edges, edge_cells
 from theory.selection import TW1_MEAN, TW1_SD, edge_scale, outlier_sd, select
 from theory.spikes import outliers
 
@@ -73,7 +73,7 @@ def test_soft_selection_is_the_probability_of_the_order():
     n_grid = 4
     mid = np.r_[0.3 - 1e-3 * (np.arange(n_grid) + 0.5), -0.3 + 1e-3 * (np.arange(n_grid) + 0.5)]
     empty = _cells(mid, np.zeros(2 * n_grid), n_grid)
-    dens = lambda: np.zeros((2 * n_grid, 2))  # noqa: E731
+    dens = np.zeros((2 * n_grid, 2))
     z, c2, s = np.array([0.50, -0.48]), np.array([0.8, 0.6]), np.array([0.01, 0.02])
     p, cos2 = select(z, c2, 100, empty, dens, 1, sd=s, draws=20_000)
     p1 = norm.cdf(0.02 / np.hypot(*s))
@@ -85,7 +85,7 @@ def test_soft_selection_is_the_probability_of_the_order():
     # one slot, one outlier at -0.298 against a right edge at 0.3 (cells holding 5 eigenvalues just inside it)
     full = _cells(mid, np.r_[np.full(n_grid, 5.0 / (100 * n_grid)), np.zeros(n_grid)], n_grid)
     tw = (0.004, 0.004)
-    p = select(np.array([-0.298]), np.array([0.7]), 100, full, lambda: np.zeros((2 * n_grid, 1)), 1,
+    p = select(np.array([-0.298]), np.array([0.7]), 100, full, np.zeros((2 * n_grid, 1)), 1,
                sd=np.array([0.006]), tw=tw, draws=20_000)[0]
     top = mid[0]  # the outermost cell: the bulk's largest eigenvalue before its Tracy-Widom shift
     ref = norm.cdf((0.298 - top - tw[1] * TW1_MEAN) / np.hypot(0.006, tw[1] * TW1_SD))

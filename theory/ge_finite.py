@@ -1,0 +1,69 @@
+"""One n of the Gaussian-equivalent model: bulk, outliers, selection and cos^2 (MODEL.md section 4).
+
+Per n (c = D/n), with the label law of `theory.label_laws.label_law` truncated to the range n samples cover:
+1. bulk edges [left, right] of C's noise part (label-weighted Marchenko-Pastur, `theory.resolvent`);
+2. each direction's outlier and eigenvector overlap (spectral-method formulas (S1)-(S2), `theory.spikes`),
+   which include the correlation of the labels with the spike direction, the other directions acting as
+   label noise (single-spike reduction; exact here up to nearly coincident outliers, see `theory.spikes`);
+3. Algorithm 1's selection (`theory.selection`): it keeps the d1 eigenvalues of largest |eigenvalue|, so an
+   outlier counts only if fewer than d1 eigenvalues lie beyond its magnitude: D mu_bulk(|x| > |z_i|) (bulk
+   eigenvalues, from the limiting density) plus the outliers of larger magnitude. selection='soft' (default)
+   weights the outlier's cos^2 by the probability of that event under the outliers' Gaussian fluctuations and
+   the edges' Tracy-Widom ones (a seed flips at its own n, so a seed mean is a fraction); selection='hard' is
+   the deterministic all-or-nothing rule (used for `finite_size_thresholds`). An outlier on the side of the smaller
+   bulk edge is lost until it also beats the larger edge. The remaining slots go to the outermost bulk
+   eigenvectors, whose overlap with u_i (`selection`) is the finite-D part of cos^2: it makes the rise of
+   cos^2 across a transition smooth, as in simulations. q_h = mean cos^2.
+   (In the Gaussian-equivalent model the bulk is nearly symmetric at these sizes, edges -0.62/+0.61 at
+   d = 40, n = 4000, tanh, seed 0, and the positive lambda_3 of seed 0 is recovered like the others. The
+   observation that it is never recovered, even at n = 32000, is the Hermite model's: there E[C] shrinks it to
+   +0.44 and adds negative directions outside span(A), see `theory.finite_size`.)
+
+Pipeline layer: outcome (`theory.PIPELINE`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .resolvent import bulk_edges, edge_cells
+from .selection import edge_scale, outlier_sd, select
+from .spikes import outliers as spike_outliers, overlap_density
+
+__all__ = ["selection", "predict_n"]
+
+
+def selection(z, c2, D: int, c: float, law, edges, n_cells: int = 60, slots: int | None = None, *,
+              rule: str = "soft", n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Algorithm 1's d1 largest-|eigenvalue| selection (`theory.selection.select`, rule 'soft' or 'hard';
+    'soft' needs the sample size ``n`` for the fluctuation scales): (P(selected) (d1,), cos^2 (d1,)).
+
+    Outliers: direction i's outlier is kept (rule 'hard') iff the expected number of eigenvalues of larger
+    magnitude is below d1: D mu_bulk(|x| > |z_i|) + #{j: |z_j| > |z_i|} <= d1 - 1, or with the probability of
+    that event under the outliers' and the edges' fluctuations (rule 'soft'). The remaining
+    k = d1 - sum P slots go to the bulk eigenvalues of largest magnitude, a region R = {|x| > t*} with D mu_bulk(R) = k.
+    cos^2_i = [kept] cos^2(S2) + overlap of u_i with the bulk eigenvectors in R, where (Ledoit-Peche /
+    Benaych-Georges-Nadakuditi type, derived from the Schur complement of `theory.spikes`)
+        u_i^T (S - z)^-1 u_i = -x / (c - x K_i(x)),   x = -c m(z),  K_i(x) = E[w (h1_i^2 - 1)/(1 - x w)],
+    so the eigenvectors at x in the bulk carry (1/pi) Im[-x/(c - x K_i(x))] dx of |u_i|^2 (its residue at an
+    outlier is (S2), its a_i = 0 value the uniform 1/D per eigenvector). This finite-D term is O(d1/D) far
+    from a transition and grows near it, where it replaces the sharp jump by the smooth rise simulations show."""
+    z = np.asarray(z, np.float64)
+    cells = edge_cells(c, law, edges, n_grid=n_cells)
+
+    soft = {} if rule == "hard" else {"sd": outlier_sd(law, c2, n if n is not None else round(D / c)),
+                                      "tw": edge_scale(cells, D, n_cells)}
+    return select(z, c2, D, cells, overlap_density(cells["m"], c, law), z.size if slots is None else slots, rule=rule,
+                  **soft)
+
+
+def predict_n(n: int, D: int, law, n_cells: int = 60, selection_rule: str = "soft") -> dict:
+    """One n: bulk edges, outliers, selection and cos^2 (see the module docstring, steps 1-3); ``n_cells``
+    per side of the bulk for the selected-region integrals (`edge_cells`); ``selection_rule``: 'soft' or 'hard'
+    (`theory.selection`)."""
+    c = D / n
+    lw = law.truncated(n)
+    edges = bulk_edges(c, lw)
+    z, c2 = spike_outliers(c, lw)
+    sel, cos2 = selection(z, c2, D, c, lw, edges, n_cells, rule=selection_rule, n=n)
+    return {"z": z, "cos2": cos2, "selected": sel, "edges": edges}
