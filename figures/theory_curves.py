@@ -2,7 +2,8 @@
 density of C (`theory.resolvent`) and the paper's asymptotic thresholds (`theory.asymptotics`),
 evaluated on a coarse grid of n and cached on disk (the finite-size prediction costs seconds per n).
 
-Every function returns plain numpy arrays / dicts, so `figures.data` and `figures.draw` never import theory.
+Every function returns plain numpy arrays / dicts, so `figures.draw` never imports theory (`figures.data` only for
+the one crossing function, when called).
 The theory is that of the configuration's input model (Gaussian-equivalent, or the Hermite model's radial
 W-law + remainder M, theory/hermite_finite.py); curves for seed-averaged data are means of per-seed predictions.
 """
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import crossing
 
 __all__ = ["theory_grid", "finite_size_curves", "finite_size_thresholds_from", "bulk_density",
            "naive_thresholds", "power_law_mse", "asymptotic_mse", "available", "DEFAULT_N_MC"]
@@ -101,7 +101,9 @@ def _label_variance(config, lam, n_mc: int) -> float:
 def finite_size_thresholds_from(curves: dict, level: float = 0.5) -> np.ndarray:
     """Per direction, the n where the predicted cos^2 first reaches ``level`` (log-interpolated on the
     curves' grid; NaN when not reached on it)."""
-    return np.array([crossing(curves["ns"], curves["cos2"][:, i], level) for i in range(curves["cos2"].shape[1])])
+    from theory.crossing import first_crossing
+
+    return np.asarray(first_crossing(curves["ns"], np.asarray(curves["cos2"]).T, level), float)
 
 
 def bulk_density(config, n: int, x, lam=None, n_mc: int = DEFAULT_N_MC, cache_dir=None, seed: int = 0,
