@@ -192,4 +192,10 @@ def test_end_to_end_on_a_real_sweep():
     assert slope.fitted["slope"] < 0 and all(s < 0 for s in slope.fitted["slopes"].values()), slope.summary
     assert by_name["theorem_3_1_non_recovery"].fitted["cos2_max_below"] < 0.5
     mse = by_name["theorem_3_2_mse"]
-    assert mse.status in checks.STATUSES and (not np.isfinite(mse.fitted["exponent"]) or mse.fitted["exponent"] < 0)
+    # gamma = 0.8 > 1/2: judged against Theorem 3.2's -1 + 1/(2 gamma) = -0.375, fitted on the window where the
+    # seed-mean recovered count lies in [1, d1 - 1], and the verdict is the one its own numbers give
+    assert mse.expected["exponent"] == pytest.approx(-1 + 1 / (2 * 0.8))
+    rec = df.groupby("n")["recovered"].mean()
+    assert mse.fitted["n_window"] == [float(n) for n, m in rec.items() if 1 <= m <= cfg.latent - 1]
+    assert mse.status == checks.judge_exponent(mse.fitted["exponent"], *mse.ci["exponent"], mse.expected["exponent"],
+                                               0.2, len(mse.fitted["n_window"]), 2)
