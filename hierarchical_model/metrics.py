@@ -82,6 +82,8 @@ class RunResult:
     a_kind: str = "orthonormal"
     conventions: str = "model"
     principal_cos2: list = field(default_factory=list)  # squared cosines of the principal angles, decreasing
+    converged: bool = True  # layer 1's eigen-solve met its tolerance (False: the matrix-free engine hit max_passes)
+    eig_residual: float = float("nan")  # its largest relative residual |C u - theta u| / |theta_1| (NaN: not computed)
     timings: dict = field(default_factory=dict)
     spectrum: list | None = None
 

@@ -57,6 +57,11 @@ def test_matrix_free_non_convergence_warns_and_is_recorded():
         warnings.simplefilter("error", ConvergenceWarning)
         free = hm.HierarchicalSpectralLearner(t.d1, engine="matrix_free", tol=1e-4).fit_stream(t, 2000)
     assert free.converged_ and free.eigen_info_.max_residual <= 1e-4 < info.max_residual
+    # and in the result of a run, hence in the results table
+    with pytest.warns(ConvergenceWarning):
+        res = hm.run(t.config, 2000, 0, n_test=500, engine="matrix_free", max_passes=2, tol=1e-10)
+    assert res.converged is False and res.eig_residual > 1e-10
+    assert hm.run(t.config, 2000, 0, n_test=500, engine="matrix_free", tol=1e-4).converged is True
 
 
 @pytest.mark.slow
