@@ -63,7 +63,7 @@ def finite_size_curves(config, ns, lam=None, n_mc: int = DEFAULT_N_MC, cache_dir
     mse (N,), nmse (N,) = mse / var_y, var_y (the label variance of the same law), recovered (N,), outliers (N, d1),
     bulk_edges (N, 2). With ``lam`` the prediction for those signed weights; otherwise the mean of the per-seed
     predictions of teachers ``seeds`` (default 0-3: pass the seeds of the data it overlays), never one seed's."""
-    from theory.finite_size import predict
+    from theory.finite_size import label_variance, predict
     from theory.per_seed import predict_seeds
 
     ns = [int(n) for n in ns]
@@ -79,23 +79,11 @@ def finite_size_curves(config, ns, lam=None, n_mc: int = DEFAULT_N_MC, cache_dir
         else:
             p = predict_seeds(config, ns, seeds, n_mc=n_mc, estimator=estimator)
             lams = p.per_seed["lam"]
-        var_y = float(np.mean([_label_variance(config, v, n_mc) for v in lams]))
+        var_y = float(np.mean([label_variance(config, v, n_mc) for v in lams]))
         return {"ns": np.asarray(p.ns), "qh": p.qh, "cos2": p.cos2, "mse": p.mse_pred, "nmse": p.mse_pred / var_y,
                 "var_y": var_y, "recovered": p.recovered, "outliers": p.outliers, "bulk_edges": p.bulk_edges}
 
     return _cached(cache_dir, payload, compute)
-
-
-def _label_variance(config, lam, n_mc: int) -> float:
-    """Var(y) of the input model's label law (radial samples for the Hermite model)."""
-    if config.input_model == "hermite" and config.q == 2:
-        from theory.hermite_law import radial_samples
-
-        return float(np.var(radial_samples(config, np.asarray(lam, float), n_mc, 0)[2]))
-    from theory.label_laws import label_law
-
-    law = label_law(config, lam, n_mc=n_mc)
-    return float(law.p @ law.w**2 - law.mean**2)
 
 
 def finite_size_thresholds_from(curves: dict, level: float = 0.5) -> np.ndarray:

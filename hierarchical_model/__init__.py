@@ -10,10 +10,12 @@ from .hermite import GaussianFeatures, HermiteFeatures, feature_dim, hermite_he
 from .learner import HierarchicalSpectralLearner
 from .links import Link, make_link
 from .metrics import RunResult, first_layer_metrics, subspace_overlap
+from .outcome import OUTCOME_FIELDS, Outcome, simulate
 from .teacher import CHUNK, Teacher, TeacherConfig, latent_dim, spike_weights
 
 __version__ = "0.1.0"
 
-__all__ = ["run", "run_path", "HermiteFeatures", "GaussianFeatures", "feature_dim", "hermite_he",
+__all__ = ["run", "run_path", "simulate", "Outcome", "OUTCOME_FIELDS", "HermiteFeatures", "GaussianFeatures",
+           "feature_dim", "hermite_he",
            "HierarchicalSpectralLearner", "Link", "make_link", "RunResult", "first_layer_metrics",
            "subspace_overlap", "Teacher", "TeacherConfig", "latent_dim", "spike_weights", "CHUNK", "__version__"]

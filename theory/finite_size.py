@@ -38,12 +38,12 @@ from hierarchical_model._validation import check_choice, check_float, check_int
 from .asymptotics import readout_error
 from .ge_finite import predict_n
 from .hermite_finite import model_name, predict_n_hermite
-from .hermite_law import check_estimator
+from .hermite_law import check_estimator, radial_samples
 from .label_laws import label_law, signed_lam
 from .remainder import hermite_setup
 from .selection import RULES
 
-__all__ = ["Prediction", "predict", "model_at_n", "finite_size_thresholds", "mse_from_overlaps"]
+__all__ = ["Prediction", "predict", "label_variance", "model_at_n", "finite_size_thresholds", "mse_from_overlaps"]
 
 
 @dataclass
@@ -63,6 +63,23 @@ class Prediction:
     meta: dict = field(default_factory=dict)
     per_seed: dict | None = None  # `predict_seeds`: the per-seed arrays behind the means
     p_selected: np.ndarray | None = None  # (N, d1) its probability (`theory.selection`; 0/1 for selection='hard')
+    var_y: float = float("nan")  # Var(y) of the label law (`label_variance`; NaN when with_mse=False)
+
+    # The outcome schema shared with the simulation (`hierarchical_model.outcome.OUTCOME_FIELDS`): the same names
+    # as `hm.simulate`'s Outcome, so that an overlay of data and theory is one line.
+    @property
+    def top_eigs(self) -> np.ndarray:
+        """(N, d1) each direction's predicted outlier of C (NaN inside the bulk): the simulation's top_eigs."""
+        return self.outliers
+
+    @property
+    def mse(self) -> np.ndarray:
+        return self.mse_pred
+
+    @property
+    def nmse(self) -> np.ndarray:
+        """mse / Var(y), the simulation's NMSE."""
+        return self.mse_pred / self.var_y
 
     def to_dict(self) -> dict:
         """JSON-ready: lists, None for absent outliers."""
@@ -138,12 +155,22 @@ def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int | None = None, 
     mse = np.array([mse_from_overlaps(config, lam, c2, n, readout_degree=readout_degree, n_mc=min(n_mc, 200_000), seed=mcs)
                     if with_mse
                     else np.nan for c2, n in zip(cos2, ns)])
+    var_y = label_variance(config, lam, min(n_mc, 200_000), mcs) if with_mse else float("nan")
     if "tail_outliers" in rows[0]:
         meta["tail_outliers"] = [r["tail_outliers"] for r in rows]
     return Prediction(config=config.to_dict(), lam=[float(v) for v in lam], ns=ns, qh=cos2.mean(axis=1), cos2=cos2,
                       outliers=np.array([r["z"] for r in rows]), selected=np.array([r["selected"] for r in rows]) >= 0.5,
                       bulk_edges=np.array([r["edges"] for r in rows]), recovered=(cos2 > 0.5).sum(axis=1),
-                      mse_pred=mse, meta=meta, p_selected=np.array([r["selected"] for r in rows], float))
+                      mse_pred=mse, meta=meta, p_selected=np.array([r["selected"] for r in rows], float), var_y=var_y)
+
+
+def label_variance(config, lam, n_mc: int, seed: int = 0) -> float:
+    """Var(y) under the input model's label law: the radial samples of the Hermite model (HERMITE.md section 3),
+    else the Gaussian-equivalent law of MODEL.md; the denominator of the NMSE."""
+    if config.input_model == "hermite" and config.q == 2:
+        return float(np.var(radial_samples(config, np.asarray(lam, float), n_mc, seed)[2]))
+    law = label_law(config, lam, n_mc=n_mc, seed=seed)
+    return float(law.p @ law.w**2 - law.mean**2)
 
 
 def mse_from_overlaps(config, lam, cos2, n: int | None = None, readout_degree: int = 5, n_mc: int = 200_000,

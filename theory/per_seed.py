@@ -44,7 +44,7 @@ def predict_seeds(config, ns, seeds, **kwargs) -> Prediction:
                       qh=stack["qh"].mean(0), cos2=stack["cos2"].mean(0), outliers=outl,
                       selected=stack["selected"].mean(0), bulk_edges=stack["bulk_edges"].mean(0),
                       recovered=stack["recovered"].mean(0), mse_pred=stack["mse_pred"].mean(0), meta=meta,
-                      p_selected=stack["p_selected"].mean(0),
+                      p_selected=stack["p_selected"].mean(0), var_y=float(np.mean([p.var_y for p in preds])),
                       per_seed={"seeds": seeds, "lam": [p.lam for p in preds], "qh": stack["qh"],
                                 "cos2": stack["cos2"], "outliers": stack["outliers"],
                                 "cos2_se": selection_se(stack["cos2"], stack["p_selected"])})
