@@ -2,9 +2,11 @@
 (MODEL.md section 6) and plain numpy/scipy, measured in one process on the machine it runs on.
 
   a  the float32 GEMM peak through JAX (the limit)
-  b  dense accumulation of C (q = 2): effective GFLOP/s = 2 B D^2 per batch (the flops of the general
-     product F^T (w F); the q = 2 kernel computes only the distinct fourth moments, about a quarter of
-     them), as a fraction of (a); the executed rate, the share of data generation, and one eigen-solve
+  b  dense accumulation of C (q = 2): required GFLOP/s = the flops it must do per batch (2 B C(d + 3, 4) for
+     the distinct weighted fourth moments of q = 2; 2 B D (D + 1) / 2 for a generic feature map's triangle), as
+     a fraction of (a); beside it the executed rate (the kernel's panels do some products twice), the
+     effective rate of the general product F^T (w F) (2 B D^2), the share of data generation, and one
+     eigen-solve
   c  the nested dense sweep (hm.run_path, all alphas on one stream), wall time and its split
   d  the field's streaming subspace iteration on the same sizes (sims/bench_baselines.py)
   e  plain numpy (C in float64 + numpy.linalg.eigh: also the float64 ground truth of q_h) and
@@ -13,7 +15,8 @@
      memory (a subprocess), against the footprint of the batch and the Krylov blocks
 
 Accuracy: q_h (MODEL.md section 3) per alpha of (c), (d), (e-eigsh) against the float64 ground truth.
-Nothing here is CPU-specific: every kernel is the library's JAX code on the default backend. Here: the plan and
+Nothing here is CPU-specific: every kernel is the library's code on the default backend (whose products run
+through BLAS on the CPU and XLA on accelerators, `engines.dense_kernels`). Here: the plan and
 the measurements; the targets, ratios and the printed table are `sims.bench_report`.
 """
 
@@ -103,8 +106,9 @@ def measure_accumulation(d: int, batches: int, eps: float, seed: int = 0) -> dic
     D, bc = t.D, choose_batch_chunks(t.D)
     B = bc * 256
     src = StreamSource(t, "train", B * batches, seed, bc)
-    data = [src.batch(b)[:2] for b in range(batches)]
     kernel = DenseAccumulator(t.features, src, LabelTransform()).kernel
+    # batches as `DenseAccumulator` feeds them: host arrays to a BLAS kernel, device arrays otherwise
+    data = [tuple(np.asarray(a) if kernel.host else a for a in src.batch(b)[:2]) for b in range(batches)]
     S = min(B, 2048)
 
     def run_acc():
@@ -125,6 +129,7 @@ def measure_accumulation(d: int, batches: int, eps: float, seed: int = 0) -> dic
     s_full = _timed(lambda: dense_top(C, t.d1, True)[0]) if D <= 2000 else math.nan
     return {"d": d, "D": D, "B": B, "kernel": kernel.name, "seconds_per_batch": s_acc,
             "gflops_effective": 2 * B * D * D / s_acc / 1e9,
+            "gflops_required": 2 * B * D * D * kernel.required_fraction / s_acc / 1e9,
             "gflops_executed": 2 * B * D * D * kernel.executed_fraction / s_acc / 1e9,
             "generation_seconds_per_batch": s_gen, "assemble_seconds": s_assemble, "eigen_seconds": s_eig,
             "eigen_solver": solver, "eigen_full_seconds": s_full}

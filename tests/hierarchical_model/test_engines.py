@@ -1,5 +1,6 @@
 """Layer-1 engines: matrix-free C v against dense C v, and the same top subspace from both."""
 
+import dataclasses
 import math
 
 import jax
@@ -77,21 +78,42 @@ def test_engines_give_the_same_top_subspace():
     assert hm.subspace_overlap(t.A, Ud.T) > 0.9  # the spikes really are outside the bulk here
 
 
+@dataclasses.dataclass(frozen=True)
+class _ExplicitOnly:
+    """A feature map known only by its explicit features: the dense engine's generic kernel."""
+    fmap: object
+
+    @property
+    def D(self):
+        return self.fmap.D
+
+    def explicit(self, X):
+        return self.fmap.explicit(X)
+
+
 def test_moment_kernel_equals_block_triangle_kernel():
     """The q = 2 fourth-moment kernel (several panels at d = 30) gives the same C as the generic blocked
-    product of the explicit features, at checkpoints that cut sub-batches and batches."""
-    from hierarchical_model.engines.dense_kernels import _block_triangle_kernel, dense_kernel
+    product of the explicit features, at checkpoints that cut sub-batches and batches, with the products
+    through BLAS (the CPU path) and through XLA (the accelerators' path, run here on the CPU)."""
+    from hierarchical_model.engines.dense_kernels import _kernel_for, dense_kernel
 
     cfg = hm.TeacherConfig(d=30, g="tanh", sigma=0.3)
     t, src = _source(cfg, 20000)
-    assert dense_kernel(t.features).name == "moments"
-    moments = DenseAccumulator(t.features, src, LabelTransform())
-    generic = DenseAccumulator(t.features, src, LabelTransform())
-    generic.kernel = _block_triangle_kernel(t.features)
-    generic.stats = generic.kernel.zeros()
+    assert dense_kernel(t.features) is _kernel_for(t.features, True)
+    assert _kernel_for(t.features, True).name == _kernel_for(t.features, False).name == "moments"
+    accs = {}
+    for blas in (True, False):
+        for generic in (False, True):
+            acc = DenseAccumulator(t.features, src, LabelTransform())
+            acc.kernel = _kernel_for(_ExplicitOnly(t.features) if generic else t.features, blas)
+            acc.stats = acc.kernel.zeros()
+            accs[blas, generic] = acc
+    assert accs[True, True].kernel.name == "block_triangle" and isinstance(accs[True, False].stats[0], np.ndarray)
     for n in (1000, 2048, 9000, 20000):
-        Cm, Cg = np.asarray(moments.matrix(n)), np.asarray(generic.matrix(n))
-        assert np.linalg.norm(Cm - Cg) < 1e-6 * np.linalg.norm(Cg)
+        Cs = {key: np.asarray(acc.matrix(n)) for key, acc in accs.items()}
+        ref = Cs[True, True]
+        for key, C in Cs.items():
+            assert np.linalg.norm(C - ref) < 1e-6 * np.linalg.norm(ref), key
 
 
 def test_moment_plan_covers_every_distinct_fourth_moment_once():

@@ -29,6 +29,10 @@ def test_bench_quick_prints_the_table_and_writes_the_json(tmp_path, capsys):
     assert all(_positive_finite(a["gflops_effective"]) and _positive_finite(a["eigen_seconds"])
                and _positive_finite(a["assemble_seconds"]) and (_positive_finite(a["eigen_full_seconds"]) or a["D"] > 2000)
                for a in r["accumulation"])
+    for a in r["accumulation"]:  # q = 2: the flops it must do are the C(d + 3, 4) distinct fourth moments
+        D = a["d"] * (a["d"] + 1) // 2
+        assert a["gflops_required"] / a["gflops_effective"] == pytest.approx(math.comb(a["d"] + 3, 4) / D**2, rel=1e-12)
+        assert a["gflops_required"] < a["gflops_executed"] < a["gflops_effective"]
     for key in ("sweep", "numpy", "reference", "eigsh"):
         assert _positive_finite(r[key]["seconds"])
     mf = r["matrix_free"]
