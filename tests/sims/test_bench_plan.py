@@ -1,0 +1,62 @@
+"""`hmodel bench --plan`: the flop counts are those of the programs that run, and the prediction is their arithmetic."""
+
+import json
+import math
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+import hierarchical_model as hm
+from sims.bench_plan import PlanGrid, pass_flops, plan
+from sims.cli import main
+
+
+def _xla_flops(fn, *args) -> float:
+    cost = jax.jit(fn).lower(*args).compile().cost_analysis()
+    return float((cost[0] if isinstance(cost, list) else cost)["flops"])
+
+
+@pytest.mark.parametrize("d", [8, 12])
+def test_pass_flops_are_what_the_compiled_actions_execute(d):
+    """XLA's own count of the two actions of C (F V and F^T W, q = 2) and of one regenerated chunk, per sample,
+    against `pass_flops`: within 10 % (XLA also counts the small tensor reshuffles); a missing factor of 2 fails."""
+    t = hm.Teacher(hm.TeacherConfig(d=d, eps=0.5), 0)
+    f, B = pass_flops(d, t.d1), 256
+    X = jnp.ones((B, d), jnp.float32)
+    actions = (_xla_flops(t.features.dot, X, jnp.ones((t.D, f["k"]), jnp.float32))
+               + _xla_flops(t.features.rdot, X, jnp.ones((B, f["k"]), jnp.float32))) / B
+    assert actions == pytest.approx(f["actions"], rel=0.1)
+    generation = _xla_flops(t.features.dot, X, jnp.ones((t.D, t.d1), jnp.float32)) / B
+    assert generation == pytest.approx(f["generation"], rel=0.15)
+
+
+def test_plan_is_passes_times_samples_times_flops_over_the_rate():
+    measured = [{"d": 10, "alpha": a, "n": round(10 ** a), "passes": p, "seconds": 1.0, "converged": True,
+                 "flops_per_sample_pass": 1.0} for a, p in ((2.0, 7), (3.0, 5))]
+    grid = PlanGrid(d=100, alphas=(2.0, 3.0), seeds=3)
+    p = plan(grid, measured, peak_flops=1e12, efficiency=0.5)
+    per = pass_flops(100, grid.d1)["total"]
+    assert [r["passes"] for r in p["rows"]] == [7, 5]
+    assert p["seconds"] == pytest.approx(3 * (7 * 10**4 + 5 * 10**6) * per / 0.5e12, rel=1e-12)
+    assert p["dense_alternative"]["flops"] == 2 * math.comb(103, 4) * 10**6 * 3
+
+
+def test_cli_plan_prints_measured_and_extrapolated_parts(tmp_path, capsys):
+    out = tmp_path / "plan.json"
+    assert main(["bench", "--plan", "--d", "50", "--alphas", "1.5:2.5:0.5", "--seeds", "2", "--measure-ds", "6,8",
+                 "--peak-tflops", "2", "--efficiency", "0.5", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "MEASURED at d = 6, 8" in text and "EXTRAPOLATED to d = 50" in text and "PREDICTED" in text
+    r = json.loads(out.read_text())
+    assert [row["n"] for row in r["rows"]] == [round(50 ** a) for a in (1.5, 2.0, 2.5)]
+    assert all(row["passes"] >= 1 for row in r["rows"]) and r["rate"] is None
+    assert r["seconds"] == pytest.approx(2 * sum(row["seconds"] for row in r["rows"]))
+
+
+@pytest.mark.parametrize("argv, name", [(["--d", "1"], "d"), (["--efficiency", "1.5"], "efficiency"),
+                                        (["--measure-ds", "6,x"], "measure_ds"), (["--peak-tflops", "-1"], "peak_tflops")])
+def test_cli_plan_refuses_bad_values_in_one_line(argv, name, capsys):
+    assert main(["bench", "--plan", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{name}=" in err
