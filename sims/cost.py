@@ -28,7 +28,8 @@ __all__ = ["Estimate", "estimate_run", "estimate_sweep", "estimate_theory", "est
 
 # ---- calibration constants (this machine) ----------------------------------------------------------------
 # Executed flops/s of the dense accumulation: `hmodel bench` measured ~100 GFLOP/s executed for the q = 2
-# moment kernel at d = 60 on an idle machine; halved for the machine shared by other work.
+# moment kernel at d = 60 on an idle machine (products through XLA), ~116 since they run through BLAS on the
+# CPU (issue 12); kept at half for the machine shared by other work.
 DENSE_FLOPS_PER_S = 5e10
 # float64 eigh (LAPACK syevd through numpy/JAX), counted as 10 D^3 flops.
 EIGH_FLOPS_PER_S = 5e9
