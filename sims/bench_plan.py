@@ -162,7 +162,11 @@ def plan(grid: PlanGrid, measured: list[dict], peak_flops: float, efficiency: fl
                      "passes_by_d": {r_d: _passes_at(measured, r_d, a) for r_d in sorted({r["d"] for r in measured})},
                      "flops_per_pass": n * per_sample, "bytes_per_pass": n * per_bytes, "seconds": seconds})
     krylov_bytes = 2 * (4 + 1) * grid.D * f["k"] * 8
-    return {"grid": asdict(grid), "D": grid.D, "d1": grid.d1, "k": f["k"], "flops_per_sample": f,
+    from hierarchical_model.engines import choose_batch_chunks
+    from hierarchical_model.teacher import CHUNK
+
+    batch = choose_batch_chunks(grid.D) * CHUNK
+    return {"batch": batch, "batches_per_pass": -(-max(grid.ns) // batch),"grid": asdict(grid), "D": grid.D, "d1": grid.d1, "k": f["k"], "flops_per_sample": f,
             "bytes_per_sample": per_bytes, "intensity": per_sample / per_bytes, "peak_flops": peak_flops,
             "peak_source": peak_source, "efficiency": efficiency, "efficiency_source": eff_source,
             "achieved_here": achieved, "d_ref": d_ref, "rows": rows, "seconds_per_seed": total_seed,
@@ -207,6 +211,9 @@ def format_plan(p: dict) -> str:
         "",
         f"PREDICTED wall time: {_t(p['seconds_per_seed'])} per seed, {_t(p['seconds'])} for {g['seeds']} seeds on one device "
         f"(Krylov basis {p['krylov_bytes'] / 2**30:.2f} GiB; not a measurement)",
+        f"not modelled: the fixed cost of each batch (B = {p['batch']} samples, {p['batches_per_pass']} batches in a pass at "
+        f"the largest n, {p['batch'] * f['total'] / (p['peak_flops'] * p['efficiency']) * 1e6:.0f} us of work each at "
+        f"this rate) and of each Krylov cycle; --check-d measures what they add at a size that runs here",
         f"dense engine instead: C holds {dense['bytes'] / 2**30:.0f} GiB (float64) and its fourth moments cost "
         f"{dense['flops']:.3g} flops for the grid, {_t(dense['flops'] / (p['peak_flops'] * p['efficiency']))} at the same rate",
     ]
