@@ -157,6 +157,17 @@ def test_allocator_tuning_can_be_turned_off(monkeypatch):
     assert tune_allocator() is False
 
 
+def test_allocator_tuning_lets_idle_openblas_threads_sleep_unless_the_user_chose(monkeypatch):
+    from sims.allocator import tune_allocator
+
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    tune_allocator()
+    assert __import__("os").environ["OPENBLAS_THREAD_TIMEOUT"] == "4"
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "20")
+    tune_allocator()
+    assert __import__("os").environ["OPENBLAS_THREAD_TIMEOUT"] == "20"
+
+
 def _nested_Cs(d=24, ns=(300, 900, 2700, 8100)):
     """C of a nested grid on one stream (d = 24: D = 300, d1 = 4)."""
     cfg = hm.TeacherConfig(d=d, g="tanh", gamma=0.4)
