@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import os
 
 import jax
 import jax.numpy as jnp
@@ -162,10 +163,10 @@ def test_allocator_tuning_lets_idle_openblas_threads_sleep_unless_the_user_chose
 
     monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
     tune_allocator()
-    assert __import__("os").environ["OPENBLAS_THREAD_TIMEOUT"] == "4"
+    assert os.environ["OPENBLAS_THREAD_TIMEOUT"] == "4"
     monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "20")
     tune_allocator()
-    assert __import__("os").environ["OPENBLAS_THREAD_TIMEOUT"] == "20"
+    assert os.environ["OPENBLAS_THREAD_TIMEOUT"] == "20"
 
 
 def _nested_Cs(d=24, ns=(300, 900, 2700, 8100)):
