@@ -34,17 +34,15 @@ _GRAM_BLOCK = 200      # column-block width of the generic blocked symmetric upd
 _MOMENT_ROWS = {"xla": 256, "blas": 128}  # rows per panel of the q = 2 moment update (measured best, d = 60)
 
 
-
-
 @dataclass(frozen=True, eq=False)
 class _DenseKernel:
-    """Sufficient statistics of C for one feature map (see `dense_kernel`), as two jitted programs.
+    """Sufficient statistics of C for one feature map (see `dense_kernel`): two steps per sub-batch.
 
     operands(X, w) -> (GEMM operands of one sub-batch, sum w); update(stats, *operands) -> stats plus the
-    sub-batch's products in float64 (stats donated); zeros() -> empty float64 statistics;
-    matrix(stats, sum_w, n) -> C = (sum_mu w_mu F_mu F_mu^T - sum_w I) / n, float64 D x D.
-    Building the operands and multiplying them are separate programs on purpose: fused into one XLA:CPU
-    program the same GEMMs ran at half the speed (measured, jax 0.10, d = 60)."""
+    sub-batch's products in float64 (stats donated on accelerators, updated in place by BLAS); zeros() -> empty
+    float64 statistics; matrix(stats, sum_w, n) -> C = (sum_mu w_mu F_mu F_mu^T - sum_w I) / n, float64 D x D.
+    On accelerators building the operands and multiplying them are separate jitted programs on purpose: fused into
+    one XLA:CPU program the same GEMMs ran at half the speed (measured, jax 0.10, d = 60)."""
 
     name: str
     zeros: object
