@@ -24,6 +24,7 @@ from .._x64 import float64
 
 __all__ = ["dense_kernel", "dense_bytes", "SUB_BATCH_CHUNKS"]
 
+
 def dense_bytes(D: int) -> int:
     """Memory of the dense engine: the float64 accumulator plus eigh's workspace (about two more copies)."""
     return 3 * 8 * D * D
