@@ -5,8 +5,9 @@ outliers `theory.hermite_spikes`.
 M. To first order in the link (exact for g = id), E[C] = nu_1 sum_i (lambda_i/sqrt 2)[2 u_i u_i^T + 4 N_i]
 (`theory.hermite_signal`, (H1)), N_i the operator V -> A_i^2 V + V A_i^2 + A_i V A_i on symmetric matrices (the
 Kronecker-sum part A_i^2 V + V A_i^2 is G V + V G, which the chaos estimator removes: there N_i = A_i V A_i).
-Beyond first order the Kronecker-sum part is E[G] (+) E[G] with E[G] = E[y (x x^T - I)] ~ sum_i kappa_i A_i^2,
-kappa_i fitted by `kronecker_coef` (tanh, d = 40: 0.82-0.96 of the first-order 2 theta_i).
+Beyond first order the Kronecker-sum part is E[G] (+) E[G] with E[G] = E[y (x x^T - I)] ~ sum_i kappa_i A_i^2
+(tanh, d = 40: kappa_i 0.82-0.96 of the first-order 2 theta_i), and the degree-4 chaos part is not exactly
+first order either (below).
 The radial W-law (`theory.hermite_law`) already holds the isotropic part and the radial spike
 sqrt 2 nu_1 lambda_i rho u_i u_i^T (rho = E[(W/y) kappa s^2], kappa^2 E[s^4] for the paper estimator), so
     M = E[C]_first order - sum_i sqrt 2 nu_1 lambda_i rho u_i u_i^T - (tr/D) I,                          (M1)
@@ -44,7 +45,7 @@ import numpy as np
 from .hermite_law import chaos_atoms, hermite_label_law, kappa, spike_lengthening
 
 __all__ = ["Remainder", "remainder", "zero_remainder", "EXACT_MAX_D", "KINDS", "radial_rho", "first_order_coef",
-           "kronecker_coef", "operator_gram", "operator_coef", "hermite_setup"]
+           "operator_gram", "operator_coef", "hermite_setup"]
 
 EXACT_MAX_D = 1830  # d = 60
 KINDS = ("auto", "exact", "semicircle", "semicircle+spurious", "none")
@@ -122,7 +123,7 @@ def remainder(teacher_A, lam, d: int, nu1: float, rho: float, estimator: str = "
     """(M1) for directions ``teacher_A`` (d1, D), signed ``lam``, link coefficient ``nu1`` and radial
     lengthening ``rho``; ``kind`` 'auto' is 'semicircle' (module docstring), 'exact' is allowed up to EXACT_MAX_D.
     ``kron`` (d1,): the coefficients kappa_i of the Kronecker-sum part (paper estimator; default the first-order
-    4 nu1 lambda_i / sqrt 2; `kronecker_coef` measures them from E[G], `operator_coef` from E[C]); ``ava`` (d1,):
+    4 nu1 lambda_i / sqrt 2; `operator_coef` projects them from E[C]); ``ava`` (d1,):
     those of A_i V A_i (default the first-order 4 nu1 lambda_i / sqrt 2; `operator_coef`). kind 'semicircle+spurious' (an
     option): the semicircle, plus the eigenvalues of the exact M_perp outside the semicircle's support (up to
     EXACT_MAX_D): each such isolated eigenvalue mu of the deterministic part gives C an eigenvalue at zeta(mu)
@@ -240,47 +241,6 @@ def first_order_coef(config, lam, n_mc: int = 200_000, seed: int = 0) -> np.ndar
     z = np.random.default_rng(seed + 7).standard_normal((n_mc, lam.size))
     y = np.asarray(make_link(config.g)(((z * z - 1.0) @ lam) / np.sqrt(2.0)), np.float64)
     return (y @ (z * z - 1.0)) / n_mc / np.sqrt(2.0)
-
-
-def kronecker_coef(config, lam, A, n_mc: int = 200_000, seed: int = 0) -> np.ndarray:
-    """kappa_i of the Kronecker-sum part of E[C] (paper estimator, HERMITE.md section 2): E[G] = E[y (x x^T - I)]
-    ~ sum_i kappa_i A_i^2 + beta I, fitted by least squares on the matrices A_i^2 and I from the Monte Carlo
-    projections E[y (|A_i x|^2 - tr A_i^2)] and E[y (|x|^2 - d)] (x ~ N(0, I_d), h_i = (x^T A_i x - tr A_i)/sqrt 2,
-    y = g(h2) + sigma xi, ``n_mc`` samples from default_rng(seed + 11)), with y's best linear part s h2 as a
-    control variate (its kappa_i = 2 sqrt(2) s lambda_i is exact, E[G] = 2 sqrt(2) sum_i lambda_i A_i^2 for g = id). To first order in the link kappa_i =
-    2 theta_i (`first_order_coef`, (H1)), exact for g = id; for tanh at d = 40 the fit is 0.82-0.96 of that,
-    which moves the Kronecker-sum operator's extreme eigenvalues (the spurious directions) by ~15%."""
-    from hierarchical_model import make_link
-
-    d = config.d
-    lam = np.asarray(lam, np.float64)
-    Am = np.einsum("kD,Dij->kij", np.asarray(A, np.float64), _isometry(d))
-    Am /= np.linalg.norm(Am, axis=(1, 2), keepdims=True)
-    A2 = np.einsum("kij,kjl->kil", Am, Am)
-    mats = np.concatenate([A2, np.eye(d)[None]])  # (d1 + 1, d, d)
-    rng = np.random.default_rng(seed + 11)
-    link = make_link(config.g)
-    proj, proj_lin, yl, ll = np.zeros(mats.shape[0]), np.zeros(mats.shape[0]), 0.0, 0.0
-    tr, tr_m = np.trace(Am, axis1=1, axis2=2), np.trace(mats, axis1=1, axis2=2)
-    done, B = 0, 20_000
-    while done < n_mc:
-        b = min(B, n_mc - done)
-        X = rng.standard_normal((b, d))
-        AX = np.einsum("kij,bj->bki", Am, X)  # (b, d1, d)
-        h = (np.einsum("bki,bi->bk", AX, X) - tr) / np.sqrt(2.0)
-        h2 = ((h * h - 1.0) @ lam) / np.sqrt(2.0)
-        y = np.asarray(link(h2), np.float64)
-        if config.sigma > 0:
-            y = y + config.sigma * rng.standard_normal(b)
-        q = np.concatenate([np.sum(AX * AX, axis=2), np.sum(X * X, axis=1)[:, None]], axis=1) - tr_m
-        proj += y @ q
-        proj_lin += h2 @ q
-        yl += float(y @ h2)
-        ll += float(h2 @ h2)
-        done += b
-    slope = yl / ll  # control variate: y = slope h2 has kappa = 2 sqrt(2) slope lambda exactly (g = id, (H1))
-    gram = np.einsum("kij,lij->kl", mats, mats)
-    return np.linalg.solve(gram, (proj - slope * proj_lin) / n_mc)[:-1] + 2.0 * np.sqrt(2.0) * slope * lam
 
 
 def _sym_trace(pairs) -> float:

@@ -238,35 +238,6 @@ def test_predict_requires_a_teacher_and_refuses_what_is_not_derived():
     assert "Haar" in p.meta["directions"] and "hermite radial W-law" in p.meta["model"]
 
 
-def test_kronecker_coefficients_match_the_label_moment_matrix():
-    """`remainder.kronecker_coef` (projections on A_i^2 with a control variate) against a direct Monte Carlo
-    of E[G] = E[y (x x^T - I)] with h1 from the library's feature map, fitted on {A_i^2, I} by least squares
-    (d = 10, tanh; tolerance 4 standard errors of the direct estimate, from 8 batches). First order would be
-    2 theta_i; for tanh the fit is below it, for g = id equal (E[G] = 2 sqrt 2 sum lambda_i A_i^2)."""
-    from hierarchical_model.hermite import make_feature_map
-    from theory.remainder import first_order_coef, kronecker_coef
-
-    cfg = hm.TeacherConfig(d=10, gamma=0.4, g="tanh")
-    t = hm.Teacher(cfg, 1)
-    lam, A = np.asarray(t.lam), np.asarray(t.A, np.float64)
-    kap = kronecker_coef(cfg, lam, A, n_mc=200_000, seed=3)
-    Am = np.einsum("kD,Dij->kij", A, _isometry(10))
-    Am /= np.linalg.norm(Am, axis=(1, 2), keepdims=True)
-    Phi = np.concatenate([np.einsum("kij,kjl->kil", Am, Am).reshape(len(lam), -1), np.eye(10).reshape(1, -1)]).T
-    fm, rng, fits = make_feature_map("hermite", 10, 2), np.random.default_rng(9), []
-    for _ in range(8):
-        X = rng.standard_normal((40_000, 10))
-        h = np.asarray(fm.explicit(X), np.float64) @ A.T
-        y = np.tanh(((h * h - 1) @ lam) / np.sqrt(2))
-        G = (X * y[:, None]).T @ X / X.shape[0] - y.mean() * np.eye(10)
-        fits.append(np.linalg.lstsq(Phi, G.ravel(), rcond=None)[0][:-1])
-    fits = np.array(fits)
-    se = fits.std(axis=0, ddof=1) / np.sqrt(len(fits))
-    assert np.all(np.abs(fits.mean(0) - kap) < 4 * se + 0.01 * np.abs(kap)), (fits.mean(0), kap, se)
-    ratio = kap / (2 * np.sqrt(2) * first_order_coef(cfg, lam, seed=3))
-    assert np.all((ratio > 0.6) & (ratio < 1.0)), ratio
-
-
 @pytest.mark.slow
 def test_outer_eigenvalues_of_m_take_the_minority_sign_slots_at_d40():
     """HERMITE.md sections 1 and 3: at d = 40, tanh, paper estimator, C has eigenvalues outside span(A) just beyond
