@@ -142,7 +142,8 @@ def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int | None = None, 
     The teacher: ``seed`` (lam = Teacher(config, seed).lam, and its directions for M) or explicit signed ``lam``
     (teacher order); one is required, since the signs decide on which side of the bulk each spike sits.
     ``n_mc``: Monte Carlo size of the label law, drawn from ``mc_seed`` (default: ``seed``, else 0);
-    ``remainder``: 'auto', 'exact', 'semicircle' or 'none' (Hermite M); ``tails``: count single-sample
+    ``remainder``: 'auto' (exact for the paper estimator up to `remainder.EXACT_MAX_D`, else the semicircle;
+    `theory.remainder`), 'exact', 'semicircle', 'semicircle+spurious' or 'none' (Hermite M); ``tails``: count single-sample
     outliers (`theory.tails`); ``with_mse=False`` skips the MSE's Monte Carlo (mse_pred is then NaN);
     ``selection``: 'soft' (default: the probability that each outlier is among the d1 largest |eigenvalues|
     under a finite sample's fluctuations) or 'hard' (the all-or-nothing deterministic rule), `theory.selection`.

@@ -6,7 +6,9 @@ Per n (c = D/n), the steps of `theory.finite_size` with the Hermite pieces:
 2. bulk (M2) of `theory.hermite_bulk`, outliers and overlaps (M3)-(M4) of `theory.hermite_spikes`, of
    M + (weighted sample covariance), with M (`theory.remainder`, built by `remainder.hermite_setup`) exact or its
    semicircle surrogate (chosen by D, recorded in Prediction.meta["model"]), its Kronecker-sum part (paper
-   estimator) with the coefficients `remainder.kronecker_coef` measured from E[G];
+   estimator) and its A V A part with the coefficients `remainder.operator_coef` projected from E[C] (paper
+   estimator; 'auto' takes the exact spec(M_perp) there up to EXACT_MAX_D, whose isolated outer eigenvalues are
+   C's eigenvalues outside span(A) beyond the bulk);
 3. the d1-largest-|eigenvalue| selection of `theory.selection.select` ('soft' by default), M's spurious
    directions (isolated eigenvalues of the exact M_perp beyond the bulk, `hermite_spikes.spurious_outliers`) competing
    for the slots as further outliers without overlap, the bulk cells and the overlap density

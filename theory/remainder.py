@@ -5,20 +5,32 @@ outliers `theory.hermite_spikes`.
 M. To first order in the link (exact for g = id), E[C] = nu_1 sum_i (lambda_i/sqrt 2)[2 u_i u_i^T + 4 N_i]
 (`theory.hermite_signal`, (H1)), N_i the operator V -> A_i^2 V + V A_i^2 + A_i V A_i on symmetric matrices (the
 Kronecker-sum part A_i^2 V + V A_i^2 is G V + V G, which the chaos estimator removes: there N_i = A_i V A_i).
-Beyond first order the Kronecker-sum part is E[G] (+) E[G] with E[G] = E[y (x x^T - I)] ~ sum_i kappa_i A_i^2,
-kappa_i fitted by `kronecker_coef` (tanh, d = 40: 0.82-0.96 of the first-order 2 theta_i).
+Beyond first order the Kronecker-sum part is E[G] (+) E[G] with E[G] = E[y (x x^T - I)] ~ sum_i kappa_i A_i^2
+(tanh, d = 40: kappa_i 0.82-0.96 of the first-order 2 theta_i), and the degree-4 chaos part is not exactly
+first order either (below).
 The radial W-law (`theory.hermite_law`) already holds the isotropic part and the radial spike
 sqrt 2 nu_1 lambda_i rho u_i u_i^T (rho = E[(W/y) kappa s^2], kappa^2 E[s^4] for the paper estimator), so
     M = E[C]_first order - sum_i sqrt 2 nu_1 lambda_i rho u_i u_i^T - (tr/D) I,                          (M1)
 and per direction M_ii = u_i^T M u_i, m_i = P_perp M u_i, M_perp = P_perp M P_perp (P_perp: off span(A)).
 
+The coefficients. (M1) is first order in the link; for the paper estimator the coefficients of the spike, A V A
+and Kronecker-sum operators are instead the least-squares projection of E[C] on them (`operator_coef`, Monte
+Carlo; equal to first order for g = id). For tanh at d = 40 this shrinks the A V A and spike coefficients to
+0.74-0.88 of first order, which moves M_perp's outermost eigenvalues inward. Measured against the simulated
+spectrum (d = 40, tanh, seed 0, paper estimator; the most negative eigenvalue of C outside span(A)): n = 64000:
+-0.343 simulated, -0.363 first order, -0.339 projected; n = 1024000: -0.274, -0.325, -0.293 (what the projection
+still misses: components of E[C] outside the span of the four operators, largest at n -> infinity).
+
 spec(M_perp) is used exactly (kind 'exact', D x D, up to D = EXACT_MAX_D) or as a semicircle of the same mean
 and variance (kind 'semicircle'; m_i^T (M_perp - omega)^-1 m_i then a semicircle of the moments of m_i's
-spectral measure, all moments from matrix-free products). kind='auto' is the semicircle at every D: measured at
-d = 40, gamma = 0.4, tanh, 4 seeds (paper estimator), the semicircle predicts the mean q_h within 0.02 at
-n = 4k..64k, while the exact spectrum, whose outermost eigenvalues extend the predicted bulk beyond the observed
-edge (-0.41 vs -0.34 at n = 64000), under-predicts it by 0.11 at n = 64000 (HERMITE.md section 3 also found the
-semicircle accurate at d = 40).
+spectral measure, all moments from matrix-free products). kind='auto' is 'exact' for the paper estimator up to
+EXACT_MAX_D and the semicircle otherwise: the Kronecker-sum part E[G] (+) E[G] has isolated outer eigenvalues
+(2 g_max, g_max + g_2, ... from the extreme eigenvalues g of E[G]) which give C eigenvalues outside span(A)
+beyond the semicircle's edge; they take Algorithm 1's slots from the minority-sign outliers on the other side
+(HERMITE.md section 1). Measured at d = 40, gamma = 0.4, tanh, 4 seeds, n = 4000..64000 (largest error of a
+seed-mean per-direction cos^2, against 9 runs per teacher): semicircle 0.167, exact 0.051,
+'semicircle+spurious' 0.064 (with first-order coefficients the exact spectrum overshot, 0.20 at n = 64000).
+The chaos estimator removes the Kronecker-sum part; there 'exact' and the semicircle agree (0.044 both, tanh).
 
 Pipeline layer: bulk (`theory.PIPELINE`).
 """
@@ -33,7 +45,7 @@ import numpy as np
 from .hermite_law import chaos_atoms, hermite_label_law, kappa, spike_lengthening
 
 __all__ = ["Remainder", "remainder", "zero_remainder", "EXACT_MAX_D", "KINDS", "radial_rho", "first_order_coef",
-           "kronecker_coef", "hermite_setup"]
+           "operator_gram", "operator_coef", "hermite_setup"]
 
 EXACT_MAX_D = 1830  # d = 60
 KINDS = ("auto", "exact", "semicircle", "semicircle+spurious", "none")
@@ -107,18 +119,19 @@ def _isometry(d: int) -> np.ndarray:
 
 
 def remainder(teacher_A, lam, d: int, nu1: float, rho: float, estimator: str = "paper", kind: str = "auto",
-              kron=None) -> Remainder:
+              kron=None, ava=None) -> Remainder:
     """(M1) for directions ``teacher_A`` (d1, D), signed ``lam``, link coefficient ``nu1`` and radial
     lengthening ``rho``; ``kind`` 'auto' is 'semicircle' (module docstring), 'exact' is allowed up to EXACT_MAX_D.
     ``kron`` (d1,): the coefficients kappa_i of the Kronecker-sum part (paper estimator; default the first-order
-    4 nu1 lambda_i / sqrt 2, `kronecker_coef` measures them). kind 'semicircle+spurious' (an
+    4 nu1 lambda_i / sqrt 2; `operator_coef` projects them from E[C]); ``ava`` (d1,):
+    those of A_i V A_i (default the first-order 4 nu1 lambda_i / sqrt 2; `operator_coef`). kind 'semicircle+spurious' (an
     option): the semicircle, plus the eigenvalues of the exact M_perp outside the semicircle's support (up to
     EXACT_MAX_D): each such isolated eigenvalue mu of the deterministic part gives C an eigenvalue at zeta(mu)
     when mu lies beyond the bulk's omega-edge (`hermite_spikes.spurious_outliers`), a direction outside span(A) that
     competes for Algorithm 1's slots. Measured at d = 40, tanh, paper estimator, 4 seeds: these eigenvalues
     match the simulated ones beyond the bulk within 0.006 at n = 32000, but lie 0.02 too far out at n = 64000
-    in three seeds of four, so the option corrects the selection at 32000 and spoils it at 64000 (max error of
-    the seed-mean cos^2 0.03 and 0.20 there, against 0.16 and 0.18 without); it is not the default."""
+    in three seeds of four with first-order coefficients; with `operator_coef` (the default for the paper
+    estimator) it is within 0.006 at both (module docstring), and 'auto' uses the exact spectrum instead."""
     if kind not in KINDS:
         raise ValueError(f"remainder={kind!r} is not allowed: must be one of {', '.join(map(repr, KINDS))}")
     U = np.linalg.qr(np.asarray(teacher_A, np.float64).T)[0].T  # orthonormal basis of span(A)
@@ -126,7 +139,7 @@ def remainder(teacher_A, lam, d: int, nu1: float, rho: float, estimator: str = "
     if kind == "none":
         return zero_remainder(d1)
     if kind == "auto":
-        kind = "semicircle"
+        kind = "exact" if estimator == "paper" and D <= EXACT_MAX_D else "semicircle"
     spurious = kind == "semicircle+spurious"
     if kind == "exact" and D > EXACT_MAX_D:
         raise ValueError(f"remainder='exact' is not allowed at D={D}: the exact M is formed up to D={EXACT_MAX_D}")
@@ -135,11 +148,12 @@ def remainder(teacher_A, lam, d: int, nu1: float, rho: float, estimator: str = "
     Am /= np.linalg.norm(Am, axis=(1, 2), keepdims=True)
     coef = nu1 * np.asarray(lam, np.float64) / np.sqrt(2.0)
     kron = 4.0 * coef if kron is None else np.asarray(kron, np.float64)
+    ava = 4.0 * coef if ava is None else np.asarray(ava, np.float64)
 
     def op(V):  # (k, d, d) symmetric -> (M1) without its trace part, and the trace of that part
         out = np.zeros_like(V)
-        for c, kr, A in zip(coef, kron, Am):
-            out += 4.0 * c * (A @ V @ A)
+        for c, kr, av, A in zip(coef, kron, ava, Am):
+            out += av * (A @ V @ A)
             if estimator == "paper":
                 A2 = A @ A
                 out += kr * (A2 @ V + V @ A2)
@@ -147,8 +161,8 @@ def remainder(teacher_A, lam, d: int, nu1: float, rho: float, estimator: str = "
         return out
 
     tr = 0.0  # traces on Sym_d: A V A -> ((tr A)^2 + tr A^2)/2, A^2 V + V A^2 -> (d + 1) tr A^2
-    for c, kr, A in zip(coef, kron, Am):
-        tr += 4.0 * c * (np.trace(A) ** 2 + 1.0) / 2.0 + (kr * (d + 1) if estimator == "paper" else 0.0)
+    for c, kr, av, A in zip(coef, kron, ava, Am):
+        tr += av * (np.trace(A) ** 2 + 1.0) / 2.0 + (kr * (d + 1) if estimator == "paper" else 0.0)
         tr += (2.0 - 2.0 * rho) * c
     iso = tr / D
     u = np.asarray(teacher_A, np.float64) / np.linalg.norm(teacher_A, axis=1, keepdims=True)
@@ -204,11 +218,15 @@ def radial_rho(d: int, estimator: str, n_mc: int = 200_000, seed: int = 0) -> fl
 
 
 def hermite_setup(config, lam, A, estimator: str, n_mc: int, mc_seed: int, kind: str = "auto"):
-    """(law, remainder) for a q = 2 Hermite configuration, signed ``lam`` and directions ``A`` (d1, D)."""
+    """(law, remainder) for a q = 2 Hermite configuration, signed ``lam`` and directions ``A`` (d1, D); for the
+    paper estimator the A V A and Kronecker-sum coefficients of (M1) are `operator_coef`'s projections of E[C]
+    (min(n_mc, 200000) samples from ``mc_seed``)."""
     law = hermite_label_law(config, lam, estimator, n_mc=n_mc, seed=mc_seed)
-    kron = kronecker_coef(config, lam, A, n_mc, mc_seed) if estimator == "paper" and kind != "none" else None
+    kron = ava = None
+    if estimator == "paper" and kind != "none":
+        _, ava, kron = operator_coef(config, lam, A, min(n_mc, 200_000), mc_seed)
     rem = remainder(A, first_order_coef(config, lam, seed=mc_seed), config.d, 1.0,
-                    radial_rho(config.d, estimator, seed=mc_seed), estimator, kind, kron)
+                    radial_rho(config.d, estimator, seed=mc_seed), estimator, kind, kron, ava)
     return law, rem
 
 
@@ -225,14 +243,56 @@ def first_order_coef(config, lam, n_mc: int = 200_000, seed: int = 0) -> np.ndar
     return (y @ (z * z - 1.0)) / n_mc / np.sqrt(2.0)
 
 
-def kronecker_coef(config, lam, A, n_mc: int = 200_000, seed: int = 0) -> np.ndarray:
-    """kappa_i of the Kronecker-sum part of E[C] (paper estimator, HERMITE.md section 2): E[G] = E[y (x x^T - I)]
-    ~ sum_i kappa_i A_i^2 + beta I, fitted by least squares on the matrices A_i^2 and I from the Monte Carlo
-    projections E[y (|A_i x|^2 - tr A_i^2)] and E[y (|x|^2 - d)] (x ~ N(0, I_d), h_i = (x^T A_i x - tr A_i)/sqrt 2,
-    y = g(h2) + sigma xi, ``n_mc`` samples from default_rng(seed + 11)), with y's best linear part s h2 as a
-    control variate (its kappa_i = 2 sqrt(2) s lambda_i is exact, E[G] = 2 sqrt(2) sum_i lambda_i A_i^2 for g = id). To first order in the link kappa_i =
-    2 theta_i (`first_order_coef`, (H1)), exact for g = id; for tanh at d = 40 the fit is 0.82-0.96 of that,
-    which moves the Kronecker-sum operator's extreme eigenvalues (the spurious directions) by ~15%."""
+def _sym_trace(pairs) -> float:
+    """Trace on Sym_d of V -> sum_k B_k V C_k (a map of Sym_d into itself): sum_k (tr B_k tr C_k + tr(B_k C_k^T))/2
+    (tr over all d x d matrices of V -> B V C is tr B tr C, of V -> B V^T C it is tr(B C^T); P_sym = (1 + T)/2)."""
+    return float(sum(np.trace(B) * np.trace(C) + np.sum(B * C) for B, C in pairs)) / 2.0
+
+
+def operator_gram(Am) -> np.ndarray:
+    """Gram matrix tr(N_a N_b) on Sym_d of the operators of (M1), per direction i (unit-Frobenius A_i, A2 = A_i^2):
+    S_i: V -> <A_i, V> A_i (the spike), AVA_i: V -> A_i V A_i, K_i: V -> A2 V + V A2 (the Kronecker sum), then the
+    identity; order S_1, AVA_1, K_1, S_2, ..., I. Each operator is a sum of V -> B V C (S_i apart: rank one)."""
+    d = Am.shape[1]
+    eye = np.eye(d)
+    terms = []
+    for A in Am:
+        A2 = A @ A
+        terms += [None, [(A, A)], [(A2, eye), (eye, A2)]]
+    terms.append([(eye, eye)])
+    k = len(terms)
+    G = np.zeros((k, k))
+
+    def apply(t, V):
+        return sum(B @ V @ C for B, C in t)
+
+    for a in range(k):
+        for b in range(a, k):
+            ta, tb = terms[a], terms[b]
+            if ta is None and tb is None:
+                val = np.sum(Am[a // 3] * Am[b // 3]) ** 2
+            elif ta is None or tb is None:  # <A_i, N[A_i]>
+                i, t = (a // 3, tb) if ta is None else (b // 3, ta)
+                val = np.sum(Am[i] * apply(t, Am[i]))
+            else:  # V -> B V C composed with V -> B' V C' is V -> B B' V C' C
+                val = _sym_trace([(B1 @ B2, C2 @ C1) for B1, C1 in ta for B2, C2 in tb])
+            G[a, b] = G[b, a] = val
+    return G
+
+
+def operator_coef(config, lam, A, n_mc: int = 200_000, seed: int = 0):
+    """(spike, ava, kron) (each (d1,)): the least-squares projection of E[C] (paper estimator) on the operators of
+    (M1), S_i, AVA_i, K_i and I (`operator_gram`), HERMITE.md sections 2-3. The projections tr(E[C] N) =
+    E[y (F^T N F - tr N)] are Monte Carlo means of scalars of each sample (x ~ N(0, I_d), q = x^T A_i x,
+    q2 = x^T A_i^2 x, r = |x|^2, X = x x^T - I): F^T S_i F = h_i^2, F^T AVA_i F = tr(X A_i X A_i)/2 = (q^2 - 2 q2 +
+    tr A_i^2)/2, F^T K_i F = tr(X A_i^2 X) = r q2 - 2 q2 + tr A_i^2, F^T F = (r^2 - 2 r + d)/2; ``n_mc`` samples from
+    default_rng(seed + 13), with y's best linear part s h2 as a control variate (its coefficients are exact: (H1),
+    2 c_i, 4 c_i, 4 c_i and 0 with c_i = s lambda_i / sqrt 2).
+    For g = id this is (H1) itself (first order is exact). For a saturating link the degree-4 chaos of E[C] is not
+    first order: measured at d = 40, tanh, the AVA and spike coefficients are 0.74-0.88 of the first-order 4 c_i,
+    2 c_i (`first_order_coef`), and with them the outermost eigenvalues of M_perp, which give C its eigenvalues
+    outside span(A) beyond the bulk (`hermite_spikes.spurious_outliers`), move inward: seed 0, n = 64000, the most
+    negative such eigenvalue -0.363 first order, -0.339 fitted, -0.343 simulated."""
     from hierarchical_model import make_link
 
     d = config.d
@@ -240,27 +300,32 @@ def kronecker_coef(config, lam, A, n_mc: int = 200_000, seed: int = 0) -> np.nda
     Am = np.einsum("kD,Dij->kij", np.asarray(A, np.float64), _isometry(d))
     Am /= np.linalg.norm(Am, axis=(1, 2), keepdims=True)
     A2 = np.einsum("kij,kjl->kil", Am, Am)
-    mats = np.concatenate([A2, np.eye(d)[None]])  # (d1 + 1, d, d)
-    rng = np.random.default_rng(seed + 11)
+    trA, trA2 = np.trace(Am, axis1=1, axis2=2), np.trace(A2, axis1=1, axis2=2)
+    trN = np.concatenate([np.stack([np.ones_like(trA), (trA**2 + trA2) / 2.0, (d + 1) * trA2], 1).ravel(),
+                          [d * (d + 1) / 2.0]])
+    rng = np.random.default_rng(seed + 13)
     link = make_link(config.g)
-    proj, proj_lin, yl, ll = np.zeros(mats.shape[0]), np.zeros(mats.shape[0]), 0.0, 0.0
-    tr, tr_m = np.trace(Am, axis1=1, axis2=2), np.trace(mats, axis1=1, axis2=2)
-    done, B = 0, 20_000
+    P, PL, yl, ll, done = np.zeros(trN.size), np.zeros(trN.size), 0.0, 0.0, 0
     while done < n_mc:
-        b = min(B, n_mc - done)
+        b = min(20_000, n_mc - done)
         X = rng.standard_normal((b, d))
-        AX = np.einsum("kij,bj->bki", Am, X)  # (b, d1, d)
-        h = (np.einsum("bki,bi->bk", AX, X) - tr) / np.sqrt(2.0)
+        XA = (X @ Am.transpose(1, 0, 2).reshape(d, -1)).reshape(b, -1, d)  # (b, d1, d): A_i x
+        q = np.einsum("bkj,bj->bk", XA, X)
+        q2 = np.einsum("bkj,bkj->bk", XA, XA)
+        r = np.sum(X * X, axis=1)
+        h = (q - trA) / np.sqrt(2.0)
         h2 = ((h * h - 1.0) @ lam) / np.sqrt(2.0)
         y = np.asarray(link(h2), np.float64)
         if config.sigma > 0:
             y = y + config.sigma * rng.standard_normal(b)
-        q = np.concatenate([np.sum(AX * AX, axis=2), np.sum(X * X, axis=1)[:, None]], axis=1) - tr_m
-        proj += y @ q
-        proj_lin += h2 @ q
+        stats = np.stack([h * h, (q * q - 2.0 * q2 + trA2) / 2.0, (r[:, None] - 2.0) * q2 + trA2], 2).reshape(b, -1)
+        S = np.concatenate([stats, ((r * r - 2.0 * r + d) / 2.0)[:, None]], 1) - trN
+        P += y @ S
+        PL += h2 @ S
         yl += float(y @ h2)
         ll += float(h2 @ h2)
         done += b
-    slope = yl / ll  # control variate: y = slope h2 has kappa = 2 sqrt(2) slope lambda exactly (g = id, (H1))
-    gram = np.einsum("kij,lij->kl", mats, mats)
-    return np.linalg.solve(gram, (proj - slope * proj_lin) / n_mc)[:-1] + 2.0 * np.sqrt(2.0) * slope * lam
+    s = yl / ll
+    beta = np.linalg.solve(operator_gram(Am), (P - s * PL) / n_mc)[:-1].reshape(-1, 3)
+    c = s * lam / np.sqrt(2.0)
+    return beta[:, 0] + 2.0 * c, beta[:, 1] + 4.0 * c, beta[:, 2] + 4.0 * c
