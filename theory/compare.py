@@ -55,12 +55,12 @@ def simulate_hermite(config, seed: int, ns, labels=None, block: int = 4096) -> l
     "cos2" (d1,): Algorithm 1's d1 largest-|eigenvalue| selection}."""
     import hierarchical_model as hm
 
-    from .remainder import _isometry
+    from .remainder import symmetric_basis
 
     t = hm.Teacher(config, seed)
     d, D, d1 = config.d, config.D, config.latent
     iu, ju = np.triu_indices(d)  # the multisets {i <= j} in HermiteFeatures' lexicographic order
-    P = _isometry(d).reshape(D, d * d)
+    P = symmetric_basis(d).reshape(D, d * d)
     X_all, y_all = (np.asarray(a) for a in t.sample(max(ns)))
     X_all = X_all.astype(np.float32)
     y_all = np.asarray(y_all if labels is None else labels, np.float64)

@@ -17,6 +17,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from .remainder import Remainder
+from .resolvent import edge_grid
 
 __all__ = ["Bulk", "bulk_cells"]
 
@@ -95,12 +96,7 @@ class Bulk:
 
 
 def bulk_cells(bulk: Bulk, edges, span: float = 0.3, n_grid: int = 60) -> dict:
-    """`resolvent.edge_cells` for the bulk (M2): midpoints, widths, masses and omega at the midpoints."""
-    left, right = edges
-    u = 1 - np.cos(np.linspace(0, np.pi / 2, n_grid + 1))
-    width = span * (right - left)
-    grids = [right - width * u, left + width * u]
-    mids = np.concatenate([0.5 * (g[1:] + g[:-1]) for g in grids])
-    dl = np.concatenate([np.abs(np.diff(g)) for g in grids])
+    """`resolvent.edge_cells` for the bulk (M2), on the same `resolvent.edge_grid`: midpoints, widths, masses and omega at the midpoints."""
+    mids, dl = edge_grid(edges, span, n_grid)
     m, om = bulk.solve(mids + 1e-8j)
     return {"mid": mids, "dl": dl, "mass": m.imag / np.pi * dl, "m": m, "om": om}

@@ -18,17 +18,22 @@ Per n (c = D/n), the steps of `theory.finite_size` with the Hermite pieces:
 The first-order-in-link M uses nu_1 lambda_i (exact for g = id).
 
 Not modelled: the per-sample quadratic form q = g^T (M_perp - omega)^-1 g / tr(M_perp - omega)^-1. Step 2
-takes it equal to 1 (conditional Gaussian equivalence), as for a Gaussian g. For the Hermite features it
-fluctuates from sample to sample through M's structured parts (A V A, Kronecker sum). Measured at d = 40,
-tanh, paper estimator, Monte Carlo over 20000 samples: its standard deviation is 0.035-0.046 at n = 8000 and
-0.064-0.079 at n = 16000. This widens the bulk near its edges: the simulated outer eigenvalues lie 0.01-0.06
-outside the predicted classical locations at n = 8000. The same comparison on pure-noise spectra (M = 0,
-q = 1) matches. Weaker directions near their transition take their overlap from the outer bulk, so their cos^2
-is over-predicted: by 0.07-0.08 for direction 2 at n = 8000, on 8 teachers, for both estimators.
-Replacing the atoms W by W q in one step moves the classical locations outward by 0.01-0.03, which is half of
-the gap at n = 16000 and a third at n = 8000. It does not fix the per-direction cos^2, and makes it worse
-(8-teacher max error 0.09 -> 0.17), because it also scales the spikes' numerators E[W a_i]. In the
-leave-one-out derivation, only the denominators 1 + W delta take the factor q.
+takes it equal to 1 (conditional Gaussian equivalence), as for a Gaussian g. For the Hermite features, which
+are rank-one matrices d theta theta^T, it fluctuates from sample to sample through M's structured parts (A V A,
+Kronecker sum). Measured at d = 40, tanh, paper estimator, with the exact M_perp at the edge's omega: sd
+0.035-0.046 at n = 8000, 0.06-0.08 at n = 16000, 0.15-0.18 at n = 64000.
+
+The simulated outer eigenvalues lie 0.01-0.06 outside the predicted classical locations at n = 8000. Pure-noise
+spectra (M = 0, so q = 1) match. Two closures of the leave-one-out equations were tried, both with the law
+built from true Hermite samples (issue 11, stop 12):
+- q in the trace equation (atoms W q) and only in the spikes' denominators (numerators E[W a_i]): the edges
+  move outward by 0.01-0.03;
+- q in the denominators only: the edges move by 0.003 (teacher 4).
+Neither improves the per-direction cos^2 on 8 teachers (tanh, max error over n = 4000..64000):
+- paper estimator: 0.074 (this module), 0.100 (control, q = 1), 0.115 (with q);
+- chaos estimator: 0.081, 0.073, 0.076.
+So the over-prediction of weak directions near their transition (0.07-0.08 for direction 2 at n = 8000, both
+estimators) is not explained by q alone.
 
 Pipeline layer: outcome (`theory.PIPELINE`).
 """

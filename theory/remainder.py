@@ -44,7 +44,7 @@ import numpy as np
 
 from .hermite_law import chaos_atoms, hermite_label_law, kappa, spike_lengthening
 
-__all__ = ["Remainder", "remainder", "zero_remainder", "EXACT_MAX_D", "KINDS", "radial_rho", "first_order_coef",
+__all__ = ["Remainder", "remainder", "zero_remainder", "symmetric_basis", "EXACT_MAX_D", "KINDS", "radial_rho", "first_order_coef",
            "operator_gram", "operator_coef", "hermite_setup"]
 
 EXACT_MAX_D = 1830  # d = 60
@@ -105,7 +105,7 @@ def zero_remainder(d1: int) -> Remainder:
 
 
 @lru_cache(maxsize=4)
-def _isometry(d: int) -> np.ndarray:
+def symmetric_basis(d: int) -> np.ndarray:
     """(D, d, d): the symmetric matrix V of each basis vector (MODEL.md section 1, ||V||_F = 1), multisets
     {i <= j} in lexicographic order: e_i e_i^T, and (e_i e_j^T + e_j e_i^T)/sqrt 2 for i < j."""
     i, j = np.triu_indices(d)
@@ -143,7 +143,7 @@ def remainder(teacher_A, lam, d: int, nu1: float, rho: float, estimator: str = "
     spurious = kind == "semicircle+spurious"
     if kind == "exact" and D > EXACT_MAX_D:
         raise ValueError(f"remainder='exact' is not allowed at D={D}: the exact M is formed up to D={EXACT_MAX_D}")
-    basis = _isometry(d)
+    basis = symmetric_basis(d)
     Am = np.einsum("kD,Dij->kij", np.asarray(teacher_A, np.float64), basis)
     Am /= np.linalg.norm(Am, axis=(1, 2), keepdims=True)
     coef = nu1 * np.asarray(lam, np.float64) / np.sqrt(2.0)
@@ -297,7 +297,7 @@ def operator_coef(config, lam, A, n_mc: int = 200_000, seed: int = 0):
 
     d = config.d
     lam = np.asarray(lam, np.float64)
-    Am = np.einsum("kD,Dij->kij", np.asarray(A, np.float64), _isometry(d))
+    Am = np.einsum("kD,Dij->kij", np.asarray(A, np.float64), symmetric_basis(d))
     Am /= np.linalg.norm(Am, axis=(1, 2), keepdims=True)
     A2 = np.einsum("kij,kjl->kil", Am, Am)
     trA, trA2 = np.trace(Am, axis1=1, axis2=2), np.trace(A2, axis1=1, axis2=2)

@@ -33,7 +33,7 @@ from hierarchical_model._validation import check_float
 
 from .label_laws import LabelLaw, atom_law
 
-__all__ = ["stieltjes", "density", "z_of_x", "dz_dx", "edge_points", "bulk_edges", "bulk_mass_beyond", "edge_cells"]
+__all__ = ["stieltjes", "density", "z_of_x", "dz_dx", "edge_points", "bulk_edges", "bulk_mass_beyond", "edge_grid", "edge_cells"]
 
 
 # ---- Silverstein's equation ------------------------------------------------------------------------
@@ -158,17 +158,24 @@ def bulk_mass_beyond(t, c: float, law, edges=None, n_grid: int = 160) -> np.ndar
     return out
 
 
+def edge_grid(edges, span: float = 0.3, n_grid: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """(midpoints, widths) of ``n_grid`` cells per side over ``span`` of the bulk's width next to each edge,
+    clustered towards the edge (cosine grid; the density vanishes like a square root there); the right side's
+    cells first, each side from its edge inward."""
+    left, right = edges
+    u = 1 - np.cos(np.linspace(0, np.pi / 2, n_grid + 1))  # 0 at the edge
+    width = span * (right - left)
+    grids = [right - width * u, left + width * u]
+    return (np.concatenate([0.5 * (g[1:] + g[:-1]) for g in grids]),
+            np.concatenate([np.abs(np.diff(g)) for g in grids]))
+
+
 def edge_cells(c: float, law, edges, span: float = 0.3, n_grid: int = 60) -> dict:
     """The outer parts of the bulk of C, cut into cells: midpoints, probability masses and m_C at the midpoints.
 
     Each side gets ``n_grid`` cells over ``span`` of the bulk's width next to its edge, clustered towards the
     edge (cosine grid; the density vanishes like a square root there). Algorithm 1 keeps only d1 eigenvalues,
     a fraction d1/D of the bulk, which lies in these cells whenever D * span-mass >> d1."""
-    left, right = edges
-    u = (1 - np.cos(np.linspace(0, np.pi / 2, n_grid + 1)))  # 0 at the edge, clustered there
-    width = span * (right - left)
-    grids = [right - width * u, left + width * u]
-    mids = np.concatenate([0.5 * (g[1:] + g[:-1]) for g in grids])
-    dl = np.concatenate([np.abs(np.diff(g)) for g in grids])
+    mids, dl = edge_grid(edges, span, n_grid)
     m = stieltjes(mids + 1e-8j, c, law)
     return {"mid": mids, "dl": dl, "mass": m.imag / np.pi * dl, "m": m}

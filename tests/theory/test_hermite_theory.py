@@ -13,7 +13,7 @@ from theory.hermite_law import chaos_atoms, hermite_label_law, kappa, spike_leng
 from theory.per_seed import predict_seeds
 from theory.hermite_bulk import Bulk
 from theory.hermite_spikes import outliers as m_outliers
-from theory.remainder import Remainder, _isometry, remainder, zero_remainder
+from theory.remainder import Remainder, symmetric_basis, remainder, zero_remainder
 from theory.label_laws import atom_law, compress_samples, label_law
 from theory.resolvent import bulk_edges, stieltjes
 from theory.spikes import outliers, spike_strength
@@ -46,7 +46,7 @@ def test_chaos_atoms_are_the_eigenvalues_of_one_samples_operator():
     eigenvalues r1, r2 (plane {T, I - T}), -d s (d - 1 times) and 0; chaos_atoms returns them scaled by
     f = kappa s^2 / (|X|^2/2)."""
     d = 7
-    P = _isometry(d).reshape(-1, d * d)
+    P = symmetric_basis(d).reshape(-1, d * d)
     fm = hm.HermiteFeatures(d, 2)
     x = np.random.default_rng(3).standard_normal(d)
     F = np.asarray(fm.explicit(x[None]), np.float64)[0]
@@ -266,7 +266,7 @@ def test_operator_coefficients_are_the_projection_of_a_monte_carlo_c():
     cfg = hm.TeacherConfig(d=6, gamma=0.4, g="tanh")
     t = hm.Teacher(cfg, 1)
     lam, A = np.asarray(t.lam), np.asarray(t.A, np.float64)
-    basis = _isometry(6)
+    basis = symmetric_basis(6)
     Am = np.einsum("kD,Dij->kij", A, basis)
     Am /= np.linalg.norm(Am, axis=(1, 2), keepdims=True)
     ops = []
