@@ -7,7 +7,8 @@ Per n (c = D/n), with the label law of `theory.label_laws.label_law` truncated t
    label noise (single-spike reduction; exact here up to nearly coincident outliers, see `theory.spikes`);
 3. Algorithm 1's selection (`theory.selection`): it keeps the d1 eigenvalues of largest |eigenvalue|, so an
    outlier counts only if fewer than d1 eigenvalues lie beyond its magnitude: D mu_bulk(|x| > |z_i|) (bulk
-   eigenvalues, from the limiting density) plus the outliers of larger magnitude. selection='soft' (default)
+   eigenvalues, from the limiting density, with the eigenvalues each direction adds to or takes from the outer bulk,
+   the spectral shift (K3)) plus the outliers of larger magnitude. selection='soft' (default)
    weights the outlier's cos^2 by the probability of that event under the outliers' Gaussian fluctuations and
    the edges' Tracy-Widom ones (a seed flips at its own n, so a seed mean is a fraction); selection='hard' is
    the deterministic all-or-nothing rule (used for `finite_size_thresholds`). An outlier on the side of the smaller
@@ -27,8 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 from .resolvent import bulk_edges, edge_cells
-from .selection import edge_scale, outlier_sd, select
-from .spikes import outliers as spike_outliers, overlap_density
+from .selection import edge_scale, outlier_sd, select, shift_mass
+from .spikes import outliers as spike_outliers, overlap_density, resolvent_diag
 
 __all__ = ["selection", "predict_n"]
 
@@ -53,8 +54,9 @@ def selection(z, c2, D: int, c: float, law, edges, n_cells: int = 60, slots: int
 
     soft = {} if rule == "hard" else {"sd": outlier_sd(law, c2, n if n is not None else round(D / c)),
                                       "tw": edge_scale(cells, D, n_cells)}
+    shift = shift_mass(resolvent_diag(cells["m_lo"], c, law), resolvent_diag(cells["m_hi"], c, law))
     return select(z, c2, D, cells, overlap_density(cells["m"], c, law), z.size if slots is None else slots, rule=rule,
-                  **soft)
+                  shift=shift, **soft)
 
 
 def predict_n(n: int, D: int, law, n_cells: int = 60, selection_rule: str = "soft") -> dict:

@@ -96,7 +96,9 @@ class Bulk:
 
 
 def bulk_cells(bulk: Bulk, edges, span: float = 0.3, n_grid: int = 60) -> dict:
-    """`resolvent.edge_cells` for the bulk (M2), on the same `resolvent.edge_grid`: midpoints, widths, masses and omega at the midpoints."""
+    """`resolvent.edge_cells` for the bulk (M2), on the same `resolvent.edge_grid`: midpoints, widths, masses, omega
+    at the midpoints (``om``) and at each cell's lower and upper ends (``om_lo``, ``om_hi``)."""
     mids, dl = edge_grid(edges, span, n_grid)
-    m, om = bulk.solve(mids + 1e-8j)
-    return {"mid": mids, "dl": dl, "mass": m.imag / np.pi * dl, "m": m, "om": om}
+    m, om = bulk.solve(np.concatenate([mids, mids - dl / 2, mids + dl / 2]) + 1e-8j)
+    (m, _, _), (om, om_lo, om_hi) = np.split(m, 3), np.split(om, 3)
+    return {"mid": mids, "dl": dl, "mass": m.imag / np.pi * dl, "m": m, "om": om, "om_lo": om_lo, "om_hi": om_hi}

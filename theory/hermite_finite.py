@@ -9,7 +9,8 @@ Per n (c = D/n), the steps of `theory.finite_size` with the Hermite pieces:
    estimator) and its A V A part with the coefficients `remainder.operator_coef` projected from E[C] (paper
    estimator; 'auto' takes the exact spec(M_perp) there up to EXACT_MAX_D, whose isolated outer eigenvalues are
    C's eigenvalues outside span(A) beyond the bulk);
-3. the d1-largest-|eigenvalue| selection of `theory.selection.select` ('soft' by default), M's spurious
+3. the d1-largest-|eigenvalue| selection of `theory.selection.select` ('soft' by default), the eigenvalues each
+   direction adds to or takes from the outer bulk counted by the spectral shift (K3) of `theory.selection`, M's spurious
    directions (isolated eigenvalues of the exact M_perp beyond the bulk, `hermite_spikes.spurious_outliers`) competing
    for the slots as further outliers without overlap, the bulk cells and the overlap density
    of the bulk eigenvectors taken from (M2)/(M3), plus the single-sample outliers of `theory.tails` competing for
@@ -43,8 +44,8 @@ from __future__ import annotations
 import numpy as np
 
 from .hermite_bulk import Bulk, bulk_cells
-from .hermite_spikes import outliers, overlap_density, spurious_outliers
-from .selection import direction_sd, edge_scale, outlier_sd, select
+from .hermite_spikes import outliers, overlap_density, resolvent_diag, spurious_outliers
+from .selection import direction_sd, edge_scale, outlier_sd, select, shift_mass
 from .tails import tail_count, tail_locations
 
 __all__ = ["predict_n_hermite", "model_name"]
@@ -75,7 +76,8 @@ def predict_n_hermite(n: int, D: int, law, rem, n_cells: int = 60, tails: bool =
         "sd": np.concatenate([outlier_sd(lw, c2, n), np.full(k, direction_sd(lw, n))]), "tw": edge_scale(cells, D, n_cells)}
     dn = overlap_density(bulk, cells["om"])
     overlap = np.concatenate([dn, np.zeros((dn.shape[0], k))], axis=1)
-    sel, cos2 = select(zz, cc, D, cells, overlap, d1, rule=selection, tails=singles, **soft)
+    shift = shift_mass(resolvent_diag(bulk, cells["om_lo"]), resolvent_diag(bulk, cells["om_hi"]))
+    sel, cos2 = select(zz, cc, D, cells, overlap, d1, rule=selection, tails=singles, shift=shift, **soft)
     out = {"z": z, "cos2": cos2[:d1], "selected": sel[:d1], "edges": edges, "spurious": spur}
     if singles is not None:
         out["tail_outliers"] = float(tail_count(np.array([0.0]), *singles)[0])

@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import brentq
 
-__all__ = ["spike_function", "spike_function_deriv", "outlier", "outliers", "spurious_outliers", "overlap_density"]
+__all__ = ["spike_function", "spike_function_deriv", "outlier", "outliers", "spurious_outliers", "resolvent_diag",
+           "overlap_density"]
 
 
 def spike_function(bulk, om, i: int):
@@ -68,6 +69,11 @@ def spurious_outliers(bulk, om_edges) -> np.ndarray:
     return np.asarray(bulk.zeta(mu), np.float64) if mu.size else np.zeros(0)
 
 
+def resolvent_diag(bulk, om) -> np.ndarray:
+    """(points, d1): u_i^T (C - zeta)^-1 u_i = 1/f_i(omega) at complex omega (M3)."""
+    return np.stack([1.0 / spike_function(bulk, om, i) for i in range(bulk.law.a.shape[0])], axis=1)
+
+
 def overlap_density(bulk, om) -> np.ndarray:
     """(cells, d1): (1/pi) Im u_i^T (C - zeta)^-1 u_i = Im(1/f_i(omega))/pi at complex omega."""
-    return np.stack([(1.0 / spike_function(bulk, om, i)).imag / np.pi for i in range(bulk.law.a.shape[0])], axis=1)
+    return resolvent_diag(bulk, om).imag / np.pi

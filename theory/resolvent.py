@@ -171,11 +171,13 @@ def edge_grid(edges, span: float = 0.3, n_grid: int = 60) -> tuple[np.ndarray, n
 
 
 def edge_cells(c: float, law, edges, span: float = 0.3, n_grid: int = 60) -> dict:
-    """The outer parts of the bulk of C, cut into cells: midpoints, probability masses and m_C at the midpoints.
+    """The outer parts of the bulk of C, cut into cells: midpoints, probability masses and m_C at the midpoints
+    (``m``) and at each cell's lower and upper ends (``m_lo``, ``m_hi``, for the spectral shift of `theory.selection`).
 
     Each side gets ``n_grid`` cells over ``span`` of the bulk's width next to its edge, clustered towards the
     edge (cosine grid; the density vanishes like a square root there). Algorithm 1 keeps only d1 eigenvalues,
     a fraction d1/D of the bulk, which lies in these cells whenever D * span-mass >> d1."""
     mids, dl = edge_grid(edges, span, n_grid)
-    m = stieltjes(mids + 1e-8j, c, law)
-    return {"mid": mids, "dl": dl, "mass": m.imag / np.pi * dl, "m": m}
+    m = stieltjes(np.concatenate([mids, mids - dl / 2, mids + dl / 2]) + 1e-8j, c, law)
+    m, m_lo, m_hi = np.split(m, 3)
+    return {"mid": mids, "dl": dl, "mass": m.imag / np.pi * dl, "m": m, "m_lo": m_lo, "m_hi": m_hi}

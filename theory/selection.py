@@ -37,6 +37,21 @@ Fluctuation scales.
 - Bulk edge: with the density rho(x) ~ (b/pi) sqrt(E - x) near the edge E, the largest eigenvalue is
   E + (b D)^(-2/3) TW_1 (Tracy-Widom scaling of a square-root edge). b is read off the outermost cells:
   D mu((E - l, E)) = (2 b D/(3 pi)) l^(3/2).                                                            (F2)
+Counting eigenvalues inside the bulk (K3). (K1) counts an outlier as one eigenvalue beyond the edge and nothing
+inside the bulk. Exactly (Schur complement, det(C - t) = det(C_perp,i - t) / r_i(t), and the argument principle),
+adding direction i back to C restricted to u_i's complement changes the number of eigenvalues above t by
+    xi_i(t) = 1 - arg(r_i(t + i0))/pi in [0, 1],   r_i(t) = u_i^T (C - t)^-1 u_i.                           (K3)
+Off the spectrum xi_i is 0 or 1 (1 between the edge and an outlier of direction i above it): (K1)'s count. Inside
+the bulk, with the deterministic equivalent of r_i (the Schur complements of `theory.spikes` and
+`theory.hermite_spikes`, `resolvent_diag`), xi_i is a fraction: a direction with an outlier takes 1 - xi_i of an
+eigenvalue from the outer bulk, and one just below its threshold adds xi_i there (the near-edge eigenvalues that
+carry its overlap; three of them on one side add 2-3 eigenvalues that (K1) misses). Each cell therefore holds
+D mu_bulk(cell) + sum_j [xi_j(lower end) - xi_j(upper end)] eigenvalues (`shift_mass`), leaving out direction i's
+own term when the count is the competition of direction i's outlier; both rules and the slot filling below use
+these counts (the bulk alone when ``shift`` is None). Checked against Monte Carlo at D = 200
+(`tests/theory/test_selection.py`): a direction's effect on the count inside the bulk is 0.14-0.59 eigenvalues
+where (K3) says 0.23-0.76 and (K1) between -0.15 and 0.99; the exact identity holds on finite matrices.
+
 After selection, cos^2_i = P_i cos^2_i(outlier) + the overlap of u_i with the bulk eigenvectors that fill the
 k = d1 - sum_j P_j - (slots of single-sample outliers) remaining slots (the finite-D part, see `select`).
 `selection_se`: the standard error of a seed mean that the selection events alone cause.
@@ -47,6 +62,12 @@ to 0.18/0.11/0.10/0.11, and with M's exact spectrum and projected coefficients f
 (`theory.remainder`, whose outer eigenvalues outside span(A) take slots here as part of the bulk) to
 0.08/0.11/0.09/0.11. Against the mean of 9 data streams per teacher (the sampling noise of a 4-seed mean is up to
 0.07 for tanh chaos at n = 16000 and 0.10-0.12 for g = id at n = 64000) the errors are 0.05/0.04/0.08/0.09.
+With the count (K3) (issue 11, stop 13): 0.070/0.081/0.110/0.142 on the 4 seeds, 0.066/0.067/0.159/0.177 on 8
+teachers; per teacher against its 9 data streams (teachers 0-3, n = 4000..64000, all directions) the largest
+error goes 0.195/0.073/0.249/0.666 -> 0.151/0.069/0.202/0.462 and the root mean square 0.032/0.018/0.061/0.094 ->
+0.029/0.017/0.054/0.076. For g = id the seed means get worse while the per-teacher errors shrink: the
+indicator count's errors had partly cancelled across teachers. What remains for g = id is the bulk's outer edge, which the
+truncated W-law sets from its few largest Monte Carlo atoms (`LabelLaw.truncated`).
 
 Pipeline layer: selection (`theory.PIPELINE`).
 """
@@ -101,8 +122,21 @@ def edge_scale(cells: dict, D: int, n_grid: int) -> tuple[float, float]:
     return out[0], out[1]
 
 
+def spectral_shift(r) -> np.ndarray:
+    """(K3): xi = 1 - arg(r)/pi in [0, 1] from r = u^T (C - t - i0)^-1 u (any shape, complex; Im r >= 0): the
+    number of eigenvalues of C above t minus those of C restricted to u's complement."""
+    r = np.asarray(r, np.complex128)
+    return 1.0 - np.arctan2(np.maximum(r.imag, 0.0), r.real) / np.pi
+
+
+def shift_mass(r_lo, r_hi) -> np.ndarray:
+    """(K3) per cell: xi(lower end) - xi(upper end), the eigenvalues a direction adds to (or, < 0, takes from) each
+    cell, from r at the cells' ends (cells, d1)."""
+    return spectral_shift(r_lo) - spectral_shift(r_hi)
+
+
 def select(z, c2, D: int, cells: dict, overlap, d1: int, *, rule: str = "soft", sd=None, tw=(0.0, 0.0), tails=None,
-           draws: int = DRAWS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+           shift=None, draws: int = DRAWS, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Algorithm 1's selection of ``d1`` eigenvalues from the outliers ``z`` (NaN: none) with overlaps ``c2`` (entries
     beyond the d1 directions: further competitors without overlap, c2 = 0, e.g. M's spurious directions), the bulk cells
     (`resolvent.edge_cells`: mid, dl, mass; the right side's cells first) and ``overlap`` (cells, d1), the
@@ -110,30 +144,39 @@ def select(z, c2, D: int, cells: dict, overlap, d1: int, *, rule: str = "soft", 
     rule='hard' P is the 0/1 indicator (K1), for 'soft' the probability (K2) (module docstring).
 
     ``tails`` = (locations, rate): the single-sample outliers ((T1) locations, n/n_mc each, `theory.tails`); they
-    take slots and carry no overlap. 'soft' also takes ``sd`` (d1,) (F1) and ``tw`` = (left, right) edge scales (F2)."""
+    take slots and carry no overlap. 'soft' also takes ``sd`` (d1,) (F1) and ``tw`` = (left, right) edge scales (F2).
+    ``shift`` (cells, d1): the directions' eigenvalue counts per cell (K3), `shift_mass`; None: the bulk alone (K1)."""
     rule = check_choice("rule", rule, RULES)
     z = np.asarray(z, np.float64)
     mid = cells["mid"]
     mag_cells = np.abs(mid)
     ok = np.isfinite(z)
+    # per competitor j: the bulk's eigenvalue count per cell plus the spectral shift (K3) of the other directions
+    mass = D * cells["mass"]
+    mass_j = np.repeat(mass[:, None], z.size, axis=1)
+    if shift is not None:
+        shift = np.asarray(shift, np.float64)
+        mass_j[:, :shift.shape[1]] -= shift
+        mass_j += shift.sum(axis=1, keepdims=True)
+        mass = np.clip(mass + shift.sum(axis=1), 0.0, None)
     mag = np.where(ok, np.abs(z), -np.inf)
     tail_at_edge = 0.0
     if tails is not None:
         tail_at_edge = float(tail_count(np.array([np.max(mag_cells)]), *tails)[0])
     if rule == "hard" or not ok.any():
         larger = (mag[None, :] > mag[:, None]).sum(axis=1)
-        bulk_above = D * np.array([cells["mass"][mag_cells > t].sum() for t in mag])
+        bulk_above = np.array([mass_j[mag_cells > t, j].sum() for j, t in enumerate(mag)])
         if tails is not None:
             bulk_above = bulk_above + tail_count(np.where(ok, mag, 0.0), *tails)
         prob = (ok & (bulk_above + larger <= d1 - 1)).astype(np.float64)
     else:
-        prob = _soft(z, ok, D, cells, d1, np.zeros(z.size) if sd is None else np.asarray(sd, np.float64), tw, tails,
+        prob = _soft(z, ok, mass_j, cells, d1, np.zeros(z.size) if sd is None else np.asarray(sd, np.float64), tw, tails,
                      draws, seed)
     k = d1 - prob.sum()
     k = max(k - min(tail_at_edge, k), 0.0)  # single-sample outliers beyond the bulk take slots first
     order = np.argsort(-mag_cells)
-    cum = D * np.cumsum(cells["mass"][order])
-    frac = np.clip((k - (cum - D * cells["mass"][order])) / np.maximum(D * cells["mass"][order], 1e-300), 0.0, 1.0)
+    cum = np.cumsum(mass[order])
+    frac = np.clip((k - (cum - mass[order])) / np.maximum(mass[order], 1e-300), 0.0, 1.0)
     weight = np.zeros(mag_cells.size)
     weight[order] = frac
     bulk_overlap = (weight * cells["dl"]) @ np.clip(overlap, 0.0, None)
@@ -141,7 +184,7 @@ def select(z, c2, D: int, cells: dict, overlap, d1: int, *, rule: str = "soft", 
     return prob, np.clip(cos2, 0.0, 1.0)
 
 
-def _soft(z, ok, D, cells, d1, sd, tw, tails, draws, seed):
+def _soft(z, ok, mass_j, cells, d1, sd, tw, tails, draws, seed):
     """(K2) by Monte Carlo: P(fewer than d1 eigenvalues beyond each outlier)."""
     rng = np.random.default_rng(seed)
     n_half = cells["mid"].size // 2
@@ -152,8 +195,7 @@ def _soft(z, ok, D, cells, d1, sd, tw, tails, draws, seed):
     eta = TW1_MEAN + TW1_SD * rng.standard_normal((draws, 2))  # (left, right), outward
     shift = np.where(right[None, :], tw[1] * eta[:, 1:2], -tw[0] * eta[:, 0:1])  # (draws, cells)
     cmag = np.abs(cells["mid"][None, :] + shift)
-    mass = D * cells["mass"]
-    bulk = np.einsum("kcj,c->kj", cmag[:, :, None] > mags[:, None, :], mass)  # (draws, d1)
+    bulk = np.einsum("kcj,cj->kj", cmag[:, :, None] > mags[:, None, :], mass_j)  # (draws, d1)
     larger = (mags[:, None, :] > mags[:, :, None]).sum(axis=2)
     count = bulk + larger
     if tails is not None and tails[0].size:

@@ -35,7 +35,7 @@ from scipy.optimize import brentq
 from .label_laws import LabelLaw
 from .resolvent import dz_dx, edge_points, z_of_x
 
-__all__ = ["spike_strength", "spike_function", "overlap", "outlier", "outliers", "overlap_density"]
+__all__ = ["spike_strength", "spike_function", "overlap", "outlier", "outliers", "resolvent_diag", "overlap_density"]
 
 
 def spike_strength(law: LabelLaw) -> np.ndarray:
@@ -89,11 +89,17 @@ def outliers(c: float, law: LabelLaw) -> tuple[np.ndarray, np.ndarray]:
     return np.array([r[0] for r in res]), np.array([r[1] for r in res])
 
 
+def resolvent_diag(m, c: float, law: LabelLaw) -> np.ndarray:
+    """(points, d1): u_i^T (S - z)^-1 u_i = -x/(c - x K_i(x)), x = -c m, at points where m_C = ``m`` (complex, just
+    above the real axis): the Schur complement behind (S1)."""
+    x = -c * np.asarray(m)
+    r = 1.0 / (1.0 - x[:, None] * law.w)
+    K = (r * law.w) @ (law.a * law.p).T  # (points, d1)
+    return -x[:, None] / (c - x[:, None] * K)
+
+
 def overlap_density(m, c: float, law: LabelLaw) -> np.ndarray:
     """(cells, d1): the overlap density of the bulk eigenvectors with each u_i at points where m_C = ``m`` (complex,
-    just above the real axis), (1/pi) Im u_i^T (S - z)^-1 u_i = (1/pi) Im[-x/(c - x K_i(x))], x = -c m (the Schur
-    complement behind (S1); its residue at an outlier is (S2), its a_i = 0 value the uniform 1/D per eigenvector)."""
-    x = -c * m
-    r = 1.0 / (1.0 - x[:, None] * law.w)
-    K = (r * law.w) @ (law.a * law.p).T  # (cells, d1)
-    return (-x[:, None] / (c - x[:, None] * K)).imag / np.pi
+    just above the real axis), (1/pi) Im u_i^T (S - z)^-1 u_i (`resolvent_diag`; its residue at an outlier is (S2),
+    its a_i = 0 value the uniform 1/D per eigenvector)."""
+    return resolvent_diag(m, c, law).imag / np.pi
