@@ -23,20 +23,24 @@ def run(config: TeacherConfig, n: int, seed: int = 0, *, n_test: int = 10000, **
 
 @float64
 def run_path(config: TeacherConfig, ns, seed: int = 0, *, n_test: int = 10000, progress=None, spectrum_ns=None,
-             **learner_kwargs) -> list[RunResult]:
+             data_seed: int | None = None, **learner_kwargs) -> list[RunResult]:
     """`run` at every n of an increasing grid, on nested prefixes of one training stream (one pass over
     the largest n for the dense engine; warm-started Krylov solves for the matrix-free one). Each point
     is a valid sample of its size; different seeds are independent. ``progress(result)`` is called
     after each point. ``spectrum_ns``: the n whose RunResult carries the whole spectrum of C (None: every n,
-    dense engine and D <= 5000; elsewhere only the top d1 eigenpairs are computed, see `engines.dense_top`)."""
+    dense engine and D <= 5000; elsewhere only the top d1 eigenpairs are computed, see `engines.dense_top`).
+    ``data_seed``: the seed of the training and test streams (default ``seed``): another training set for the same
+    teacher, to separate the data's fluctuation from the teacher's (`theory.compare`). RunResult.seed stays the
+    teacher's."""
     n_test = check_int("n_test", n_test, 1, MAX_SAMPLES)
+    data_seed = seed if data_seed is None else check_int("data_seed", data_seed, 0, 2**31 - 1)
     teacher = Teacher(config, seed)
     learner = HierarchicalSpectralLearner(teacher.d1, config.q, input_model=config.input_model, **learner_kwargs)
     out = []
     t_start = time.perf_counter()
-    for n in learner.fit_path(teacher, ns, seed, spectrum_ns):
+    for n in learner.fit_path(teacher, ns, data_seed, spectrum_ns):
         t_fit = time.perf_counter()
-        err = learner.evaluate_stream(teacher, n_test, seed)
+        err = learner.evaluate_stream(teacher, n_test, data_seed)
         t_end = time.perf_counter()
         m = first_layer_metrics(teacher.A, learner.A_hat_)
         timings = dict(learner.timings_, test=t_end - t_fit)

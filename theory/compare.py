@@ -2,7 +2,8 @@
 
 `compare(config, ns, seeds)` runs Algorithm 1 (hm.run_path, nested grid, dense engine) for every seed and
 predicts each seed with that seed's signed lambda_i (the signs decide which side of the bulk each spike sits
-on), then averages both over the seeds.
+on), then averages both over the seeds. ``streams`` > 1 trains each teacher on several independent data sets, and
+the standard errors it returns say which differences the data's noise explains.
 
 Pipeline layer: consumer (`theory.PIPELINE`).
 """
@@ -10,6 +11,8 @@ Pipeline layer: consumer (`theory.PIPELINE`).
 from __future__ import annotations
 
 import numpy as np
+
+from hierarchical_model._validation import check_int
 
 from .finite_size import predict
 
@@ -85,37 +88,79 @@ def simulate_hermite(config, seed: int, ns, labels=None, block: int = 4096) -> l
     return out
 
 
-def compare(config, ns, seeds=(0, 1, 2, 3), n_test: int = 2000, n_mc: int = 400_000, **run_kwargs) -> dict:
-    """Seed-averaged predicted and simulated q_h, per-direction cos^2 and test MSE on the grid ``ns``.
+#: Stream k >= 1 of teacher ``seed`` trains on data seed seed + k * STREAM_STRIDE: a prime above any seed a sweep
+#: uses, so for seeds below it no extra stream is another teacher's own stream 0.
+STREAM_STRIDE = 1_000_003
 
-    Returns {"ns", "sim_qh", "pred_qh", "sim_cos2" (N, d1), "pred_cos2", "sim_mse", "pred_mse", "seeds"},
-    each a mean over ``seeds``."""
+
+def compare(config, ns, seeds=(0, 1, 2, 3), n_test: int = 2000, n_mc: int = 400_000, streams: int = 1,
+            **run_kwargs) -> dict:
+    """Seed-averaged predicted and simulated q_h, per-direction cos^2 and test MSE on the grid ``ns``, with the
+    error bars that say whether a difference is a miss of the theory or the noise of the data.
+
+    Teacher s is simulated on ``streams`` independent training sets (stream 0: run_path's own, data seed s;
+    stream k: s + k * STREAM_STRIDE) and its simulated values are their mean: the prediction is an expectation
+    over the data, so more streams shrink the data's noise without changing what is compared.
+
+    Returns {"ns", "seeds", "streams", "sim_qh", "pred_qh", "sim_cos2" (N, d1), "pred_cos2", "sim_mse", "pred_mse"},
+    each a mean over ``seeds``, and
+      "se_qh", "se_cos2": the standard error of that mean of (simulated - predicted), from the spread of the
+        per-seed paired differences, sd_s / sqrt(S) (ddof 1; NaN for one seed);
+      "data_se_qh", "data_se_cos2" (NaN for one stream): the part due to the data draw alone,
+        sqrt(sum_s var_s / streams) / S, var_s the across-stream variance (ddof 1) of teacher s.
+    Why it matters: near a direction's transition, cos^2 of one data draw of the Hermite model at d = 40 has an
+    sd of up to 0.24 (tanh) and 0.42 (g = id) for a fixed teacher, so the mean of 4 seeds with one stream each carries
+    a data error of up to 0.05-0.12 there (measured on 9 streams per teacher, issue 11)."""
     import hierarchical_model as hm
 
+    streams = check_int("streams", streams, 1, 1000)
+    seeds = [check_int("seed", s, 0, STREAM_STRIDE - 1) for s in seeds]
     run_kwargs.setdefault("engine", "dense")
-    sims, preds = [], []
+    sim_qh, sim_cos2, sim_mse, preds = [], [], [], []
     for s in seeds:
-        res = hm.run_path(config, list(ns), s, n_test=n_test, **run_kwargs)
-        sims.append(res)
+        per_stream = [hm.run_path(config, list(ns), s, n_test=n_test, data_seed=s + k * STREAM_STRIDE, **run_kwargs)
+                      for k in range(streams)]
+        sim_qh.append([[r.qh for r in res] for res in per_stream])
+        sim_cos2.append([[r.cos2 for r in res] for res in per_stream])
+        sim_mse.append([[r.mse for r in res] for res in per_stream])
         preds.append(predict(config, ns, seed=s, n_mc=n_mc, estimator=run_kwargs.get("estimator", "paper")))
+    sim_qh, sim_cos2, sim_mse = (np.asarray(a, np.float64) for a in (sim_qh, sim_cos2, sim_mse))  # (S, streams, N, ...)
+    pred_qh = np.array([p.qh for p in preds])
+    pred_cos2 = np.array([p.cos2 for p in preds])
+
+    def se_of_mean(diff):  # (S, ...) -> (...)
+        return diff.std(axis=0, ddof=1) / np.sqrt(len(seeds)) if len(seeds) > 1 else np.full(diff.shape[1:], np.nan)
+
+    def data_se(x):  # (S, streams, ...) -> (...)
+        if streams < 2:
+            return np.full(x.shape[2:], np.nan)
+        return np.sqrt(x.var(axis=1, ddof=1).sum(axis=0) / streams) / len(seeds)
+
     return {
-        "ns": list(ns), "seeds": list(seeds),
-        "sim_qh": np.mean([[r.qh for r in res] for res in sims], axis=0),
-        "pred_qh": np.mean([p.qh for p in preds], axis=0),
-        "sim_cos2": np.mean([[r.cos2 for r in res] for res in sims], axis=0),
-        "pred_cos2": np.mean([p.cos2 for p in preds], axis=0),
-        "sim_mse": np.mean([[r.mse for r in res] for res in sims], axis=0),
-        "pred_mse": np.mean([p.mse_pred for p in preds], axis=0),
+        "ns": list(ns), "seeds": list(seeds), "streams": streams,
+        "sim_qh": sim_qh.mean(axis=(0, 1)), "pred_qh": pred_qh.mean(axis=0),
+        "sim_cos2": sim_cos2.mean(axis=(0, 1)), "pred_cos2": pred_cos2.mean(axis=0),
+        "sim_mse": sim_mse.mean(axis=(0, 1)), "pred_mse": np.mean([p.mse_pred for p in preds], axis=0),
+        "se_qh": se_of_mean(sim_qh.mean(axis=1) - pred_qh), "se_cos2": se_of_mean(sim_cos2.mean(axis=1) - pred_cos2),
+        "data_se_qh": data_se(sim_qh), "data_se_cos2": data_se(sim_cos2),
     }
 
 
 def format_table(cmp: dict, title: str = "") -> str:
-    """Markdown table: per n, q_h and each cos^2_i as 'simulated / predicted', and the test MSE."""
+    """Markdown table: per n, q_h and each cos^2_i as 'simulated / predicted (+- se)', and the test MSE; se is the
+    standard error of the seed mean of their difference (`compare`), left out where it is not known."""
     d1 = cmp["sim_cos2"].shape[1]
+    se_qh, se_cos2 = cmp.get("se_qh"), cmp.get("se_cos2")
+
+    def pm(se):
+        return f" ± {se:.2f}" if se is not None and np.isfinite(se) else ""
+
     head = "| n | q_h sim / pred | " + " | ".join(f"cos2_{i + 1}" for i in range(d1)) + " | mse sim / pred |"
     lines = [title, head, "|" + "---|" * (d1 + 3)] if title else [head, "|" + "---|" * (d1 + 3)]
     for k, n in enumerate(cmp["ns"]):
-        cells = [f"{cmp['sim_cos2'][k, i]:.2f} / {cmp['pred_cos2'][k, i]:.2f}" for i in range(d1)]
-        lines.append(f"| {n} | {cmp['sim_qh'][k]:.2f} / {cmp['pred_qh'][k]:.2f} | " + " | ".join(cells)
+        cells = [f"{cmp['sim_cos2'][k, i]:.2f} / {cmp['pred_cos2'][k, i]:.2f}{pm(None if se_cos2 is None else se_cos2[k, i])}"
+                 for i in range(d1)]
+        lines.append(f"| {n} | {cmp['sim_qh'][k]:.2f} / {cmp['pred_qh'][k]:.2f}{pm(None if se_qh is None else se_qh[k])} | "
+                     + " | ".join(cells)
                      + f" | {cmp['sim_mse'][k]:.3f} / {cmp['pred_mse'][k]:.3f} |")
     return "\n".join(lines)

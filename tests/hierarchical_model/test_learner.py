@@ -81,6 +81,21 @@ def test_run_path_is_nested_run():
     assert path[1].qh == pytest.approx(single.qh, abs=1e-6)
 
 
+def test_run_path_data_seed_keeps_the_teacher_and_draws_other_data():
+    """data_seed replaces the training and test streams, never the teacher; its default is the teacher's seed."""
+    cfg = hm.TeacherConfig(d=14, g="tanh")
+    own = hm.run_path(cfg, [2000], seed=2, n_test=1000)[0]
+    same = hm.run_path(cfg, [2000], seed=2, n_test=1000, data_seed=2)[0]
+    other_data = hm.run_path(cfg, [2000], seed=2, n_test=1000, data_seed=7)[0]
+    other_teacher = hm.run_path(cfg, [2000], seed=7, n_test=1000)[0]
+    assert same.top_eigs == own.top_eigs and same.mse == own.mse
+    assert other_data.seed == 2 and other_data.lam == own.lam  # same teacher
+    assert not np.allclose(other_data.top_eigs, own.top_eigs)  # other training set
+    assert other_data.lam != other_teacher.lam  # same stream seed, but still teacher 2's labels
+    with pytest.raises(ValueError, match="data_seed"):
+        hm.run_path(cfg, [2000], seed=2, data_seed=-1)
+
+
 @pytest.mark.slow
 def test_label_transforms_and_fresh_split_run():
     cfg = hm.TeacherConfig(d=14, g="id")
