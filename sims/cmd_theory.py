@@ -21,6 +21,8 @@ def register(sub):
     p.add_argument("--lam", default=None, help="explicit signed lambda_1,...,lambda_d1 in teacher order (a teacher "
                                                "drawn elsewhere; overrides --seed's signs)")
     p.add_argument("--n-mc", type=int, default=200_000, help="Monte Carlo samples of the label law (default 200000)")
+    p.add_argument("--law-draws", type=int, default=1, help="average the prediction over this many Monte Carlo draws of "
+                                                            "the label law (default 1; theory.predict's law_draws)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     add_cost_options(p)
     p.set_defaults(func=main)
@@ -45,11 +47,13 @@ def main(args) -> int:
     n = resolve_n(args, cfg.d, default=8000)
     check_int("n", n, cfg.latent)
     n_mc = check_int("n_mc", args.n_mc, 1000)
-    guard_theory(args, cfg, n, n_mc)
+    law_draws = check_int("law_draws", args.law_draws, 1, 64)
+    guard_theory(args, cfg, n, n_mc * law_draws)
     seed = check_int("seed", args.seed, 0, 2**31 - 1)
     lam = None if args.lam is None else parse_lam(args.lam, cfg.latent)
     teacher_seed = None if lam is not None else seed
-    pred = predict(cfg, [n], lam=lam, seed=teacher_seed, n_mc=n_mc, mc_seed=seed, estimator=args.estimator)
+    pred = predict(cfg, [n], lam=lam, seed=teacher_seed, n_mc=n_mc, mc_seed=seed, estimator=args.estimator,
+                   law_draws=law_draws)
     naive = asymptotics.naive_thresholds(cfg)
     finite = finite_size_thresholds(cfg, pred.lam, seed=teacher_seed, mc_seed=seed, n_mc=n_mc, per_decade=6, refine=4,
                                     estimator=args.estimator)  # about 2.5% precision
@@ -62,7 +66,7 @@ def main(args) -> int:
         "cos2_pred": [float(v) for v in pred.cos2[0]], "qh_pred": float(pred.qh[0]),
         "recovered_pred": int(pred.recovered[0]), "mse_pred": float(pred.mse_pred[0]),
         "bulk_edges": [float(v) for v in pred.bulk_edges[0]], "outliers_pred": [_num(v) for v in pred.outliers[0]],
-        "selected": [bool(v) for v in pred.selected[0]], "n_mc": n_mc,
+        "selected": [bool(v) for v in pred.selected[0]], "n_mc": n_mc, "law_draws": law_draws,
         "theory_model": pred.meta["model"], "tail_outliers": pred.meta.get("tail_outliers", [0.0])[0],
     }
     print(json_text(out) if args.json else report(out))

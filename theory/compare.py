@@ -94,13 +94,15 @@ STREAM_STRIDE = 1_000_003
 
 
 def compare(config, ns, seeds=(0, 1, 2, 3), n_test: int = 2000, n_mc: int = 400_000, streams: int = 1,
-            **run_kwargs) -> dict:
+            law_draws: int = 1, **run_kwargs) -> dict:
     """Seed-averaged predicted and simulated q_h, per-direction cos^2 and test MSE on the grid ``ns``, with the
     error bars that say whether a difference is a miss of the theory or the noise of the data.
 
     Teacher s is simulated on ``streams`` independent training sets (stream 0: run_path's own, data seed s;
     stream k: s + k * STREAM_STRIDE) and its simulated values are their mean: the prediction is an expectation
-    over the data, so more streams shrink the data's noise without changing what is compared.
+    over the data, so more streams shrink the data's noise without changing what is compared. ``law_draws``: each
+    prediction is the mean over that many Monte Carlo draws of its label law (`predict`), which shrinks the theory's
+    own Monte Carlo noise in the same way.
 
     Returns {"ns", "seeds", "streams", "sim_qh", "pred_qh", "sim_cos2" (N, d1), "pred_cos2", "sim_mse", "pred_mse"},
     each a mean over ``seeds``, and
@@ -123,7 +125,8 @@ def compare(config, ns, seeds=(0, 1, 2, 3), n_test: int = 2000, n_mc: int = 400_
         sim_qh.append([[r.qh for r in res] for res in per_stream])
         sim_cos2.append([[r.cos2 for r in res] for res in per_stream])
         sim_mse.append([[r.mse for r in res] for res in per_stream])
-        preds.append(predict(config, ns, seed=s, n_mc=n_mc, estimator=run_kwargs.get("estimator", "paper")))
+        preds.append(predict(config, ns, seed=s, n_mc=n_mc, estimator=run_kwargs.get("estimator", "paper"),
+                             law_draws=law_draws))
     sim_qh, sim_cos2, sim_mse = (np.asarray(a, np.float64) for a in (sim_qh, sim_cos2, sim_mse))  # (S, streams, N, ...)
     pred_qh = np.array([p.qh for p in preds])
     pred_cos2 = np.array([p.cos2 for p in preds])

@@ -43,7 +43,11 @@ from .label_laws import label_law, signed_lam
 from .remainder import hermite_setup
 from .selection import RULES
 
-__all__ = ["Prediction", "predict", "label_variance", "model_at_n", "finite_size_thresholds", "mse_from_overlaps"]
+__all__ = ["Prediction", "predict", "label_variance", "model_at_n", "finite_size_thresholds", "mse_from_overlaps",
+           "average_predictions", "LAW_DRAW_STRIDE"]
+
+#: Draw k of ``law_draws`` uses the Monte Carlo seed (mc_seed + k * LAW_DRAW_STRIDE) mod 2^31.
+LAW_DRAW_STRIDE = 1_000_003
 
 
 @dataclass
@@ -134,7 +138,7 @@ def model_at_n(config, lam=None, seed=None, estimator: str = "paper", n_mc: int 
 
 def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int | None = None, readout_degree: int = 5,
             with_mse: bool = True, *, estimator: str = "paper", mc_seed: int | None = None, remainder: str = "auto",
-            tails: bool = True, selection: str = "soft") -> Prediction:
+            tails: bool = True, selection: str = "soft", law_draws: int = 1) -> Prediction:
     """Predict Algorithm 1's first-layer outputs and test MSE at every n in ``ns`` (see module docstring; the
     Hermite model: `theory.hermite_finite`), for the law of config.input_model and ``estimator``
     ('paper' or 'chaos', the latter Hermite q = 2 only).
@@ -147,8 +151,25 @@ def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int | None = None, 
     outliers (`theory.tails`); ``with_mse=False`` skips the MSE's Monte Carlo (mse_pred is then NaN);
     ``selection``: 'soft' (default: the probability that each outlier is among the d1 largest |eigenvalues|
     under a finite sample's fluctuations) or 'hard' (the all-or-nothing deterministic rule), `theory.selection`.
+    ``law_draws``: the mean of that many predictions, each on its own Monte Carlo draw of the label law and of M's
+    coefficients (seeds mc_seed + k * LAW_DRAW_STRIDE); meta["cos2_mc_se"] (N, d1) is the standard error of that mean
+    (NaN for one draw). Why: where an outlier and the bulk's edge are within the selection's fluctuation scale
+    (a few 0.001 at d = 40, n = 64000), a Monte Carlo error of that size in either moves P(selected). Measured (issue
+    11, d = 40, Hermite, n_mc = 100000, 8 draws): the sd of one prediction's cos^2_i across draws reaches 0.07-0.11
+    for tanh and 0.25-0.29 for g = id (whose edge the few largest atoms of the truncated law set), and does not
+    shrink at n_mc = 1.6M (M's coefficients use at most 200000 samples, the law's largest atoms are single samples).
     meta["model"] states the law and approximation used."""
     ns = [check_int("n", n, 1) for n in np.atleast_1d(ns)]
+    law_draws = check_int("law_draws", law_draws, 1, 64)
+    if law_draws > 1:
+        base = mc_seed if mc_seed is not None else (seed if seed is not None else 0)
+        mc_seeds = [(check_int("mc_seed", base, 0, 2**31 - 1) + k * LAW_DRAW_STRIDE) % 2**31 for k in range(law_draws)]
+        draws = [predict(config, ns, lam, n_mc, seed, readout_degree, with_mse, estimator=estimator, mc_seed=m,
+                         remainder=remainder, tails=tails, selection=selection) for m in mc_seeds]
+        mean, stack = average_predictions(draws)
+        meta = dict(draws[0].meta, law_draws=law_draws, mc_seeds=mc_seeds,
+                    cos2_mc_se=(stack["cos2"].std(axis=0, ddof=1) / math.sqrt(law_draws)).tolist())
+        return Prediction(config=draws[0].config, lam=draws[0].lam, ns=draws[0].ns, meta=meta, **mean)
     lam, at_n, meta = model_at_n(config, lam, seed, estimator, n_mc, mc_seed, remainder, tails, selection)
     rows = [at_n(n) for n in ns]
     cos2 = np.array([r["cos2"] for r in rows])
@@ -163,6 +184,22 @@ def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int | None = None, 
                       outliers=np.array([r["z"] for r in rows]), selected=np.array([r["selected"] for r in rows]) >= 0.5,
                       bulk_edges=np.array([r["edges"] for r in rows]), recovered=(cos2 > 0.5).sum(axis=1),
                       mse_pred=mse, meta=meta, p_selected=np.array([r["selected"] for r in rows], float), var_y=var_y)
+
+
+def average_predictions(preds) -> tuple[dict, dict]:
+    """The mean of Predictions on one grid, as Prediction's fields (qh, cos2, outliers (NaN-mean: over the predictions
+    that have the outlier), selected and recovered (fractions), bulk_edges, mse_pred, p_selected, var_y), and the
+    stacked per-prediction arrays behind them."""
+    import warnings
+
+    keys = ("qh", "cos2", "outliers", "selected", "bulk_edges", "recovered", "mse_pred", "p_selected")
+    stack = {k: np.array([getattr(p, k) for p in preds], float) for k in keys}
+    mean = {k: stack[k].mean(axis=0) for k in keys if k != "outliers"}
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean["outliers"] = np.nanmean(stack["outliers"], axis=0)
+    mean["var_y"] = float(np.mean([p.var_y for p in preds]))
+    return mean, stack
 
 
 def label_variance(config, lam, n_mc: int, seed: int = 0) -> float:

@@ -9,14 +9,13 @@ Pipeline layer: outcome (`theory.PIPELINE`).
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
 from hierarchical_model._validation import check_float, check_int
 
 from .crossing import first_crossing
-from .finite_size import Prediction, model_at_n, predict
+from .finite_size import Prediction, average_predictions, model_at_n, predict
 from .selection import selection_se
 
 __all__ = ["predict_seeds", "seed_mean_thresholds"]
@@ -33,18 +32,9 @@ def predict_seeds(config, ns, seeds, **kwargs) -> Prediction:
     if not seeds:
         raise ValueError("seeds=[] is not allowed: give at least one teacher seed")
     preds = [predict(config, ns, seed=s, **kwargs) for s in seeds]
-    stack = {k: np.array([getattr(p, k) for p in preds], float) for k in ("qh", "cos2", "outliers", "selected",
-                                                                          "bulk_edges", "recovered", "mse_pred",
-                                                                          "p_selected")}
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        outl = np.nanmean(stack["outliers"], axis=0)
+    mean, stack = average_predictions(preds)
     meta = dict(preds[0].meta, teacher_seed=None, seeds=seeds, averaged="mean over teacher seeds")
-    return Prediction(config=preds[0].config, lam=[abs(v) for v in preds[0].lam], ns=preds[0].ns,
-                      qh=stack["qh"].mean(0), cos2=stack["cos2"].mean(0), outliers=outl,
-                      selected=stack["selected"].mean(0), bulk_edges=stack["bulk_edges"].mean(0),
-                      recovered=stack["recovered"].mean(0), mse_pred=stack["mse_pred"].mean(0), meta=meta,
-                      p_selected=stack["p_selected"].mean(0), var_y=float(np.mean([p.var_y for p in preds])),
+    return Prediction(config=preds[0].config, lam=[abs(v) for v in preds[0].lam], ns=preds[0].ns, meta=meta, **mean,
                       per_seed={"seeds": seeds, "lam": [p.lam for p in preds], "qh": stack["qh"],
                                 "cos2": stack["cos2"], "outliers": stack["outliers"],
                                 "cos2_se": selection_se(stack["cos2"], stack["p_selected"])})

@@ -55,7 +55,7 @@ def test_explicit_lam_and_the_chaos_estimator_of_the_hermite_model(capsys):
 @pytest.mark.parametrize("bad, name", [(["--gamma", "-1"], "gamma"), (["--n", "0"], "n"), (["--g", "cosh"], "g"),
                                        (["--n-mc", "10"], "n_mc"), (["--d", "1"], "d"), (["--lam", "0.5,0.5"], "lam"),
                                        (["--lam", "a,b,c"], "lam"), (["--estimator", "chaos"], "estimator"),
-                                       (["--estimator", "both"], "estimator")])
+                                       (["--estimator", "both"], "estimator"), (["--law-draws", "0"], "law_draws")])
 def test_bad_input_exits_2_with_one_line(capsys, bad, name):
     assert main(SMALL + bad + ["--json"]) == 2
     cap = capsys.readouterr()

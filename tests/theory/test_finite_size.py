@@ -153,6 +153,26 @@ def test_prediction_object_and_bad_input():
         predict(cfg, [1000], lam=[0.5, 0.5])
 
 
+def test_law_draws_is_the_mean_over_independent_law_draws_with_its_error_bar():
+    """law_draws = k: the mean of k predictions on the Monte Carlo seeds mc_seed + j * LAW_DRAW_STRIDE, and the
+    standard error of that mean per n and direction; draw 0 is the single prediction of mc_seed."""
+    from theory.finite_size import LAW_DRAW_STRIDE
+
+    cfg = hm.TeacherConfig(d=12, gamma=0.4, g="tanh", input_model="gaussian_equivalent")
+    ns = [1500, 4000]
+    draws = [predict(cfg, ns, seed=1, n_mc=20_000, mc_seed=5 + j * LAW_DRAW_STRIDE, with_mse=False) for j in range(3)]
+    avg = predict(cfg, ns, seed=1, n_mc=20_000, mc_seed=5, with_mse=False, law_draws=3)
+    cos2 = np.array([p.cos2 for p in draws])
+    np.testing.assert_allclose(avg.cos2, cos2.mean(axis=0), atol=1e-12)
+    np.testing.assert_allclose(avg.qh, np.mean([p.qh for p in draws], axis=0), atol=1e-12)
+    np.testing.assert_allclose(avg.meta["cos2_mc_se"], cos2.std(axis=0, ddof=1) / np.sqrt(3), atol=1e-12)
+    assert np.max(avg.meta["cos2_mc_se"]) > 0  # the draws are independent Monte Carlo laws
+    assert avg.meta["mc_seeds"] == [5, 5 + LAW_DRAW_STRIDE, 5 + 2 * LAW_DRAW_STRIDE] and avg.lam == draws[0].lam
+    assert json.loads(json.dumps(avg.to_dict()))["ns"] == ns
+    with pytest.raises(ValueError, match="law_draws"):
+        predict(cfg, ns, seed=1, law_draws=0)
+
+
 def test_finite_size_mse_uses_the_one_readout_error_term():
     # one O(1/n) constant for the whole theory package: asymptotics.readout_error, p = d1 (d1 + 1)/2 + deg + 1
     from theory.asymptotics import readout_error
