@@ -36,6 +36,20 @@ Neither improves the per-direction cos^2 on 8 teachers (tanh, max error over n =
 So the over-prediction of weak directions near their transition (0.07-0.08 for direction 2 at n = 8000, both
 estimators) is not explained by q alone.
 
+At the population scale (n = 1M, c = 0.0008, d = 40, teachers 0 and 3, one simulation each, issue 11 stop 14)
+the outliers agree within 0.002-0.013 (paper estimator; the simulated ones further out for tanh) and 0.001-0.009
+(chaos), but the edges do not: for tanh and the paper estimator the predicted edge on the side of M's isolated
+outer eigenvalues lies 0.02 too far out (teacher 3: right edge 0.222 predicted, largest simulated eigenvalue
+outside span(A) 0.198; exact M_perp's largest eigenvalue 0.218 where the simulation has at most 0.198), and for
+g = id and the chaos estimator the semicircle M puts both edges 0.02-0.05 too far in (the exact M: within 0.003,
+0.02 on one side of teacher 0; at n <= 64000 the two give the same cos^2 within 0.001, the law's width dominates). Replacing M's Kronecker-sum
+part sum_i kappa_i A_i^2 by the Monte Carlo E[G] (d x d, exact up to Monte Carlo) moves the paper estimator's
+outliers out by 0.01 and its edge out by a further 0.02 with first-order A V A coefficients (0.005 with the
+projected ones): so the part of E[C] that the four operators of (M1) miss is not in E[G] but in the degree-4
+part, and it narrows spec(M_perp). Nor is it in the pairs: adding (A_i V A_j + A_j V A_i)/2, the Kronecker sum of
+(A_i A_j + A_j A_i)/2 and the spike pairs to `operator_coef`'s projection (teacher 3, 400000 samples) gives them
+coefficients of at most 0.018 and leaves the diagonal ones unchanged. Neither adopted.
+
 Pipeline layer: outcome (`theory.PIPELINE`).
 """
 
