@@ -48,7 +48,11 @@ outliers out by 0.01 and its edge out by a further 0.02 with first-order A V A c
 projected ones): so the part of E[C] that the four operators of (M1) miss is not in E[G] but in the degree-4
 part, and it narrows spec(M_perp). Nor is it in the pairs: adding (A_i V A_j + A_j V A_i)/2, the Kronecker sum of
 (A_i A_j + A_j A_i)/2 and the spike pairs to `operator_coef`'s projection (teacher 3, 400000 samples) gives them
-coefficients of at most 0.018 and leaves the diagonal ones unchanged. Neither adopted.
+coefficients of at most 0.018 and leaves the diagonal ones unchanged. Nor is it the diagonal alone: the theory's
+u_i^T E[C] u_i (M_ii + E[W a_i] + E[W] - centre) is 0.006-0.017 smaller in magnitude than the exact E[y (h_i^2 - 1)]
+of the Hermite input (teacher 3, paper estimator), but shifting M_ii by that difference turns the outliers' errors
+at n = 1M from -0.008..+0.007 into -0.009..+0.005 (overshooting on the right): the coupling m_i to M_perp
+compensates part of it. None adopted.
 
 Pipeline layer: outcome (`theory.PIPELINE`).
 """
