@@ -156,8 +156,10 @@ def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int | None = None, 
     (NaN for one draw). Why: where an outlier and the bulk's edge are within the selection's fluctuation scale
     (a few 0.001 at d = 40, n = 64000), a Monte Carlo error of that size in either moves P(selected). Measured (issue
     11, d = 40, Hermite, n_mc = 100000, 8 draws): the sd of one prediction's cos^2_i across draws reaches 0.07-0.11
-    for tanh and 0.25-0.29 for g = id (whose edge the few largest atoms of the truncated law set), and does not
-    shrink at n_mc = 1.6M (M's coefficients use at most 200000 samples, the law's largest atoms are single samples).
+    for tanh and 0.25-0.29 for g = id (whose edge the few largest atoms of the truncated law set). A larger n_mc
+    helps only in part: the law's largest atoms stay single samples (the edge moved by +-0.0015 at n_mc = 1.6M), while
+    M's coefficients now follow n_mc (`remainder.hermite_setup`; at 1.6M that narrowed P(selected) at the knife edge
+    of teacher 3, tanh, n = 64000, from 0.74-0.89 to 0.78-0.85 across draws).
     With 8 draws the largest error of a 4-seed mean per-direction cos^2 in issue 11's table (n = 4000..64000) is
     0.079/0.047/0.094/0.127 (tanh paper/chaos, g = id paper/chaos) against 0.070/0.081/0.110/0.142 with one draw.
     meta["model"] states the law and approximation used."""

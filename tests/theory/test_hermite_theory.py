@@ -295,3 +295,20 @@ def test_operator_coefficients_are_the_projection_of_a_monte_carlo_c():
     c = lam / np.sqrt(2)
     np.testing.assert_allclose(np.stack(operator_coef(ident, lam, A, n_mc=20_000), 1), np.stack([2 * c, 4 * c, 4 * c], 1),
                                atol=1e-10)
+
+
+def test_hermite_setup_spends_n_mc_on_every_coefficient_of_m():
+    """Above 200000 samples M's coefficients follow n_mc (no hidden cap: a cap is a Monte Carlo noise floor that a
+    larger n_mc could not lower); at or below it they are those of 200000 samples (first_order_coef, radial_rho)."""
+    from theory.remainder import first_order_coef, hermite_setup, operator_coef, radial_rho
+
+    cfg = hm.TeacherConfig(d=12, eps=0.5, gamma=0.4, g="tanh", input_model="hermite")
+    t = hm.Teacher(cfg, 0)
+    lam = np.asarray(t.lam, float)
+    _, rem = hermite_setup(cfg, lam, t.A, "paper", 300_000, 4)
+    _, ava, kron = operator_coef(cfg, lam, t.A, 300_000, 4)
+    ref = remainder(t.A, first_order_coef(cfg, lam, 300_000, seed=4), cfg.d, 1.0, radial_rho(cfg.d, "paper", 300_000, seed=4),
+                    "paper", "auto", kron, ava)
+    np.testing.assert_allclose(rem.Mii, ref.Mii, rtol=0, atol=1e-12)
+    _, ava_cap, _ = operator_coef(cfg, lam, t.A, 200_000, 4)
+    assert not np.allclose(ava, ava_cap)  # the samples beyond 200000 are used
