@@ -22,6 +22,7 @@ PIPELINE = (
     ("hermite_spikes", "spikes", "outliers and overlaps of the Hermite model with M, (M3)-(M4)"),
     ("tails", "spikes", "single-sample outliers of heavy-tailed label weights, (T1)-(T2)"),
     ("selection", "selection", "Algorithm 1's d1 largest-|eigenvalue| selection, soft or hard"),
+    ("spectral_measure", "selection", "the selection read off spectral measures (rule 'measure', Hermite model)"),
     ("ge_finite", "outcome", "one n of the Gaussian-equivalent model: bulk, outliers, selection, cos^2"),
     ("hermite_finite", "outcome", "one n of the Hermite model: law, M, bulk, outliers, selection"),
     ("finite_size", "outcome", "predict: every n, every input model; Prediction, MSE, finite-size thresholds"),

@@ -49,12 +49,12 @@ def simulate_first_layer(lam, g, D: int, ns, seed: int = 0, sigma: float = 0.0, 
     return out
 
 
-def simulate_hermite(config, seed: int, ns, labels=None, block: int = 4096) -> list[dict]:
+def simulate_hermite(config, seed: int, ns, labels=None, block: int = 4096, data_seed: int | None = None) -> list[dict]:
     """Both first-layer matrices of the Hermite model (q = 2) at every n of a nested grid, densely in numpy:
     C = (1/n) sum y (F F^T - I) (paper) and C_chaos = C - (G (+) G), G = (1/n) sum y (x x^T - I) (HERMITE.md
     section 2), F from HermiteFeatures.explicit on teacher ``seed``'s training stream, float32 GEMMs accumulated
     in float64. ``labels``: optional replacement labels (n_max,) (e.g. +-1 independent of x for the pure-noise
-    bulk). Per n and estimator: {"spec" (D,), "span" (D,): each eigenvector's squared overlap with span(A),
+    bulk). ``data_seed``: the training stream's seed (default ``seed``; as `hm.run_path`). Per n and estimator: {"spec" (D,), "span" (D,): each eigenvector's squared overlap with span(A),
     "cos2" (d1,): Algorithm 1's d1 largest-|eigenvalue| selection}."""
     import hierarchical_model as hm
 
@@ -64,7 +64,7 @@ def simulate_hermite(config, seed: int, ns, labels=None, block: int = 4096) -> l
     d, D, d1 = config.d, config.D, config.latent
     iu, ju = np.triu_indices(d)  # the multisets {i <= j} in HermiteFeatures' lexicographic order
     P = symmetric_basis(d).reshape(D, d * d)
-    X_all, y_all = (np.asarray(a) for a in t.sample(max(ns)))
+    X_all, y_all = (np.asarray(a) for a in t.sample(max(ns), seed=data_seed))
     X_all = X_all.astype(np.float32)
     y_all = np.asarray(y_all if labels is None else labels, np.float64)
     S, G, sy, done, out = np.zeros((D, D)), np.zeros((d, d)), 0.0, 0, []

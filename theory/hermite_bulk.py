@@ -8,6 +8,15 @@ On the real axis outside the bulk, zeta(omega) = omega + E[W/(1 + W c m_M(omega)
 m_M the Stieltjes transform of spec(M_perp); the edges are the first zeros of zeta'(omega) coming from +-infinity.
 At M = 0 (spec(M_perp) = {0}), omega = c/x and (M2) is (R1) of `theory.resolvent`.
 
+The bulk of n samples (`bulk_at`). A sample of weight W is a pole of (M2) at 1 + W c m_M(omega) = 0; the
+law of n samples (`LabelLaw.at_n`) has its most extreme samples as single atoms of mass 1/n. Atom k separates
+from the bulk when its pole lies beyond the edge of the law without it (leave-one-out):
+    1 + W_k c m_M(omega_e[law without W_k and everything beyond it]) <= 0,                                   (M5)
+tested from the most extreme sample inwards; the separated samples leave the bulk and become single-sample
+outliers (`theory.tails`), and the edge is the genuine zero of zeta' of the rest. Why: a single atom of mass 1/n
+always produces a zero of zeta' next to its own pole, so a law that keeps it puts the "edge" at that one
+sample's eigenvalue (for g = id at d = 40, n = 16000: -1.98 where the simulated bulk ends near -1.45).
+
 Pipeline layer: bulk (`theory.PIPELINE`).
 """
 
@@ -19,7 +28,7 @@ from scipy.optimize import brentq
 from .remainder import Remainder
 from .resolvent import edge_grid
 
-__all__ = ["Bulk", "bulk_cells"]
+__all__ = ["Bulk", "bulk_at", "bulk_cells"]
 
 
 class Bulk:
@@ -93,6 +102,49 @@ class Bulk:
             if np.all(scale * 0.125**k <= eta_t):
                 break
         return self.rem.st(om), om
+
+
+    def solve_lines(self, t, ys) -> np.ndarray:
+        """omega (len(ys), len(t)) at zeta = t + i y on the vertical lines over the real points ``t``, for ``ys``
+        decreasing: Newton on (M2) continued down each line from its top (the previous y's root starts the next),
+        so that a line of many points costs a few Newton steps per point."""
+        t = np.asarray(t, np.float64)
+        out = np.empty((len(ys), t.size), np.complex128)
+        om = t + 1j * ys[0] + self.law.centre - self.law.mean
+        for k, y in enumerate(ys):
+            zz = t + 1j * y
+            for _ in range(30):
+                H = self.zeta(om) - zz
+                new = om - H / self.dzeta(om)
+                bad = ~np.isfinite(new) | (new.imag <= 0)
+                if bad.any():  # fixed-point step instead
+                    new[bad] = (zz - (self.zeta(om) - om))[bad]
+                    new[bad] = np.where(new[bad].imag > 0, new[bad], new[bad].real + 1j * 1e-300)
+                step = np.max(np.abs(new - om) / (1.0 + np.abs(om)))
+                om = new
+                if step < 1e-12:
+                    break
+            out[k] = om
+        return out
+
+
+def bulk_at(n: int, D: int, law, rem: Remainder) -> Bulk:
+    """The Bulk (M2) of n samples (c = D/n): `LabelLaw.at_n`'s law without the samples that separate by (M5),
+    scanned on each side from the most extreme atom inwards while the atoms hold single samples (mass <= 1.5/n)."""
+    c = D / n
+    law = law.at_n(n)
+    keep = np.ones(law.w.size, bool)
+    for k_side, side in enumerate((-1.0, 1.0)):
+        cand = np.flatnonzero(side * law.w > 0)
+        for j in cand[np.argsort(-side * law.w[cand])]:
+            if law.p[j] * n > 1.5:
+                break
+            keep[j] = False
+            om_e = Bulk(c, law.subset(keep), rem).edge_omegas()[k_side]
+            if 1.0 + law.w[j] * c * float(rem.st(om_e)) > 0:  # its pole lies inside the rest's edge: a bulk sample
+                keep[j] = True
+                break
+    return Bulk(c, law if keep.all() else law.subset(keep), rem)
 
 
 def bulk_cells(bulk: Bulk, edges, span: float = 0.3, n_grid: int = 60) -> dict:

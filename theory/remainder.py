@@ -95,7 +95,8 @@ def _semicircle(om, a, var, mass, deriv):
     sg = 2.0 * np.sqrt(var)
     w = om.astype(np.complex128) - a
     r = np.sqrt(w - sg) * np.sqrt(w + sg)  # principal roots: the branch with m ~ -1/omega at infinity
-    out = mass * ((-1.0 + w / r) if deriv else (-w + r)) / (2.0 * var)
+    # (r - w)/(2 var) = -2/(w + r) and its derivative 2/(r (w + r)), written so that no digits cancel at large |omega|
+    out = mass * ((2.0 / (r * (w + r))) if deriv else (-2.0 / (w + r)))
     return out.real if np.isrealobj(om) else out
 
 

@@ -17,7 +17,7 @@ from theory.remainder import Remainder, symmetric_basis, remainder, zero_remaind
 from theory.label_laws import atom_law, compress_samples, label_law
 from theory.resolvent import bulk_edges, stieltjes
 from theory.spikes import outliers, spike_strength
-from theory.tails import tail_locations
+from theory.tails import single_sample_outliers
 
 CFG40 = hm.TeacherConfig(d=40, gamma=0.4, g="tanh")
 
@@ -187,7 +187,7 @@ def test_single_sample_outliers_of_the_identity_link_at_d20():
     # bounded weights (labels +-1, s fixed at 1) have no tail beyond the edge
     law = weight_law(np.tile([-1.0, 1.0], 5000), np.ones(10_000), 20, np.zeros((10_000, 1)))
     b = Bulk(210 / 2000, law, zero_remainder(1))
-    assert tail_locations(b, b.edge_omegas()).size == 0
+    assert single_sample_outliers(b, b.edge_omegas(), 2000, law.extremes)[0].size == 0
 
 
 def test_remainder_is_consistent_with_the_hermite_signal_matrix():
