@@ -97,14 +97,10 @@ class Prediction:
                 **({"per_seed": {k: np.asarray(v).tolist() for k, v in self.per_seed.items()}} if self.per_seed else {})}
 
 
-def selection_rule(config, selection: str = "auto") -> str:
-    """The selection rule: 'soft' and 'hard' (`theory.selection`) serve both input models, 'measure'
-    (`theory.spectral_measure`) the Hermite model only; 'auto' is 'soft' for the Gaussian-equivalent model and, for
-    the Hermite model, chosen at each n by `hermite_finite.predict_n_hermite`: 'measure' where the label law's tails
-    give single-sample eigenvalues beyond the bulk (g = id), 'soft' where they do not (tanh)."""
-    selection = check_choice("selection", selection, ("auto",) + RULES + ("measure",))
-    if selection == "auto":
-        return "auto" if config.input_model == "hermite" else "soft"
+def selection_rule(config, selection: str = "soft") -> str:
+    """The selection rule, refused in one line where it is not derived: 'soft' and 'hard' (`theory.selection`) serve
+    both input models, 'measure' (`theory.spectral_measure`) the Hermite model only."""
+    selection = check_choice("selection", selection, RULES + ("measure",))
     if selection == "measure" and config.input_model != "hermite":
         raise ValueError(f"selection='measure' is not allowed for input_model={config.input_model!r}: it is derived for "
                          "the Hermite input model; use 'soft' or 'hard'")
@@ -112,7 +108,7 @@ def selection_rule(config, selection: str = "auto") -> str:
 
 
 def model_at_n(config, lam=None, seed=None, estimator: str = "paper", n_mc: int = 400_000, mc_seed=None,
-               remainder: str = "auto", tails: bool = True, selection: str = "auto"):
+               remainder: str = "auto", tails: bool = True, selection: str = "soft"):
     """(signed lam, at_n(n, n_cells) -> per-n dict, meta) for the law of ``config.input_model`` and ``estimator``,
     with Algorithm 1's selection by ``selection`` (`selection_rule`).
 
@@ -152,7 +148,7 @@ def model_at_n(config, lam=None, seed=None, estimator: str = "paper", n_mc: int 
 
 def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int | None = None, readout_degree: int = 5,
             with_mse: bool = True, *, estimator: str = "paper", mc_seed: int | None = None, remainder: str = "auto",
-            tails: bool = True, selection: str = "auto", law_draws: int = 1) -> Prediction:
+            tails: bool = True, selection: str = "soft", law_draws: int = 1) -> Prediction:
     """Predict Algorithm 1's first-layer outputs and test MSE at every n in ``ns`` (see module docstring; the
     Hermite model: `theory.hermite_finite`), for the law of config.input_model and ``estimator``
     ('paper' or 'chaos', the latter Hermite q = 2 only).
@@ -163,10 +159,10 @@ def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int | None = None, 
     ``remainder``: 'auto' (exact for the paper estimator up to `remainder.EXACT_MAX_D`, else the semicircle;
     `theory.remainder`), 'exact', 'semicircle', 'semicircle+spurious' or 'none' (Hermite M); ``tails``: count single-sample
     outliers (`theory.tails`); ``with_mse=False`` skips the MSE's Monte Carlo (mse_pred is then NaN);
-    ``selection``: 'auto' (default, `selection_rule`), 'soft' (the probability that each outlier is among the d1
-    largest |eigenvalues| under a finite sample's fluctuations), 'hard' (the all-or-nothing deterministic rule), both
-    `theory.selection`, or 'measure' (Hermite model, `theory.spectral_measure`: the mass of each u_i's spectral
-    measure beyond the d1-th largest |eigenvalue|); meta["rules"] lists the rule used at each n.
+    ``selection``: 'soft' (default: the probability that each outlier is among the d1 largest |eigenvalues| under a
+    finite sample's fluctuations), 'hard' (the all-or-nothing deterministic rule), both `theory.selection`, or
+    'measure' (Hermite model, `theory.spectral_measure`: the mass of each u_i's spectral measure beyond the d1-th
+    largest |eigenvalue|; measured against 'soft' in `theory.hermite_finite`).
     ``law_draws``: the mean of that many predictions, each on its own Monte Carlo draw of the label law and of M's
     coefficients (seeds mc_seed + k * LAW_DRAW_STRIDE); meta["cos2_mc_se"] (N, d1) is the standard error of that mean
     (NaN for one draw). Why: where an outlier and the bulk's edge are within the selection's fluctuation scale
@@ -200,7 +196,6 @@ def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int | None = None, 
     var_y = label_variance(config, lam, min(n_mc, 200_000), mcs) if with_mse else float("nan")
     if "tail_outliers" in rows[0]:
         meta["tail_outliers"] = [r["tail_outliers"] for r in rows]
-    meta["rules"] = [r.get("rule", meta["selection"]) for r in rows]
     return Prediction(config=config.to_dict(), lam=[float(v) for v in lam], ns=ns, qh=cos2.mean(axis=1), cos2=cos2,
                       outliers=np.array([r["z"] for r in rows]), selected=np.array([r["selected"] for r in rows]) >= 0.5,
                       bulk_edges=np.array([r["edges"] for r in rows]), recovered=(cos2 > 0.5).sum(axis=1),

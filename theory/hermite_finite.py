@@ -2,32 +2,37 @@
 
 Per n (c = D/n), the steps of `theory.finite_size` with the Hermite pieces:
 1. label law: the radial W-law of `theory.hermite_law` ((W1)-(W4): atoms W, spike moments a_i, the estimator's
-   centre and extra variance, and its two tails fitted as generalised Pareto laws (E1)-(E2) of
-   `theory.label_laws`), truncated to the range n samples cover (`LabelLaw.truncated`, rules 'soft' and 'hard') or
-   as n samples see it (`LabelLaw.at_n`, rule 'measure': the most extreme expected samples as atoms of mass 1/n);
+   centre and extra variance), truncated to the range n samples cover (`LabelLaw.truncated`, rules 'soft' and
+   'hard', with its raw Monte Carlo tails as the single-sample outliers) or as n samples see it (`LabelLaw.at_n`,
+   rule 'measure': its two tails fitted as generalised Pareto laws (E1)-(E2) of `theory.label_laws`, the most
+   extreme expected samples as atoms of mass 1/n);
 2. bulk (M2) of `theory.hermite_bulk`, outliers and overlaps (M3)-(M4) of `theory.hermite_spikes`, of
    M + (weighted sample covariance), with M (`theory.remainder`, built by `remainder.hermite_setup`) exact or its
    semicircle surrogate (chosen by D, recorded in Prediction.meta["model"]), its Kronecker-sum part (paper
    estimator) and its A V A part with the coefficients `remainder.operator_coef` projected from E[C] (paper
    estimator; 'auto' takes the exact spec(M_perp) there up to EXACT_MAX_D, whose isolated outer eigenvalues are
    C's eigenvalues outside span(A) beyond the bulk);
-3. the d1-largest-|eigenvalue| selection, by default ('auto') rule 'measure' of `theory.spectral_measure` where the
-   label tails give single-sample eigenvalues beyond the bulk (AUTO_SINGLES), else rule 'soft' of
-   `theory.selection.select`. 'measure' reads cos^2_i off u_i's spectral measure beyond the fluctuating d1-th
-   largest |eigenvalue|, both from the law of n samples, so that a direction whose outlier lies among single-sample
+3. the d1-largest-|eigenvalue| selection: rule 'soft' of `theory.selection.select` by default, or rule 'measure' of
+   `theory.spectral_measure`, which reads cos^2_i off u_i's spectral measure beyond the fluctuating d1-th largest
+   |eigenvalue|, both from the law of n samples, so that a direction whose outlier lies among single-sample
    eigenvalues shares its overlap with them. 'soft' counts, for each outlier, the eigenvalues each
    direction adds to or takes from the outer bulk counted by the spectral shift (K3) of `theory.selection`, M's spurious
    directions (isolated eigenvalues of the exact M_perp beyond the bulk, `hermite_spikes.spurious_outliers`) competing
    for the slots as further outliers without overlap, the bulk cells and the overlap density
    of the bulk eigenvectors taken from (M2)/(M3), plus the single-sample outliers of `theory.tails` competing for
-   the slots. Measured (issue 11, stop 21, d = 40, 4 teachers, n = 4000..64000, largest error of a per-direction
-   cos^2 against the mean of 16 data streams per teacher; tanh paper / tanh chaos / id paper / id chaos): 'soft'
-   0.037 / 0.039 / 0.115 / 0.125, 'measure' 0.070 / 0.054 / 0.106 / 0.101, 'auto' 0.037 / 0.054 / 0.106 / 0.101;
-   on the single data stream of the issue's table 0.071 / 0.074 / 0.110 / 0.109 ('auto'; 'soft' 0.068 / 0.087 /
-   0.105 / 0.150). 'measure' loses for tanh, whose outliers are isolated: its Gaussian count fluctuation (X3) is
-   coarser than 'soft''s draws. Its count of eigenvalues beyond t is that of the simulation within 0.5-1.5 for the
-   chaos estimator; for the paper estimator it is 1-6 short in the outer bulk at n = 64000 (the edge's outward
-   shift that the quadratic form q below causes);
+   the slots. Measured (issue 11, stop 21, d = 40, 4 teachers, largest error of a per-direction cos^2; tanh paper /
+   tanh chaos / id paper / id chaos):
+   - n = 4000..64000 against the mean of 16 data streams per teacher: 'soft' 0.037 / 0.039 / 0.115 / 0.125,
+     'measure' 0.070 / 0.054 / 0.106 / 0.101;
+   - g = id, n = d^alpha, alpha = 2.3..3.1 (up to 92552), one data stream: 'measure' 0.098 / 0.327 (paper / chaos),
+     'soft' 0.081 / 0.162 (stop 20).
+   'measure' treats the single-sample eigenvalues as a smooth mean density: right where they are dense (small n/D,
+   an outlier among them shares its overlap), wrong where they are few (at n = 92552, g = id, chaos, a weak outlier
+   near the edge usually has no single sample next to it and keeps its overlap, which the mean density spreads:
+   direction 6 at 0.21 predicted, 0.54 simulated). It also loses for tanh, whose outliers are isolated: its Gaussian
+   count fluctuation (X3) is coarser than 'soft''s draws. Its count of eigenvalues beyond t matches the simulation's
+   within 0.5-1.5 for the chaos estimator at n = 64000; for the paper estimator it is 1-6 short in the outer bulk
+   (the edge's outward shift that the quadratic form q below causes). So 'soft' stays the default;
 4. the MSE from the overlaps (`finite_size.mse_from_overlaps`, whose readout model is the Gaussian-equivalent one).
 The first-order-in-link M uses nu_1 lambda_i (exact for g = id).
 
@@ -78,12 +83,11 @@ from .hermite_bulk import Bulk, bulk_at, bulk_cells
 from .hermite_spikes import outliers, overlap_density, resolvent_diag, spurious_outliers
 from .selection import direction_sd, edge_scale, outlier_sd, select, shift_mass
 from .spectral_measure import RESOLUTION, measure_select
-from .tails import single_sample_outliers, tail_count
+from .tails import single_sample_outliers, tail_count, tail_locations
 
 __all__ = ["predict_n_hermite", "model_name"]
 
 N_THRESHOLDS = 64  # points of the threshold grid of rule 'measure' (`theory.spectral_measure`)
-AUTO_SINGLES = 0.5  # expected single-sample eigenvalues beyond the bulk from which 'auto' selects by 'measure'
 
 
 def model_name(kind: str) -> str:
@@ -92,27 +96,21 @@ def model_name(kind: str) -> str:
             "none": "hermite radial W-law (M = 0)"}[kind]
 
 
-def predict_n_hermite(n: int, D: int, law, rem, n_cells: int = 60, tails: bool = True, selection: str = "auto") -> dict:
-    """One n: bulk edges, outliers, selection ('auto', 'measure', 'soft' or 'hard') and cos^2 of the Hermite model
-    (module docstring, steps 1-3). 'soft' and 'hard' (`theory.selection`) take the outliers from the law truncated
-    to the range n samples cover (`LabelLaw.truncated`); 'measure' (`theory.spectral_measure`) from the bulk of n
-    samples without the single samples that separate from it (`hermite_bulk.bulk_at`, (M5)). 'auto' is 'measure'
-    where the truncated law's tails put at least AUTO_SINGLES single-sample eigenvalues beyond the bulk, else 'soft'."""
-    if selection == "auto":
-        rule = "soft"
-        if tails and law.extremes is not None:
-            b = Bulk(D / n, law.truncated(n), rem)
-            if tail_count(np.array([0.0]), *single_sample_outliers(b, b.edge_omegas(), n, law.extremes))[0] >= AUTO_SINGLES:
-                rule = "measure"
-        out = predict_n_hermite(n, D, law, rem, n_cells, tails, rule)
-        out["rule"] = rule
-        return out
+def predict_n_hermite(n: int, D: int, law, rem, n_cells: int = 60, tails: bool = True, selection: str = "soft") -> dict:
+    """One n: bulk edges, outliers, selection ('soft', 'hard' or 'measure') and cos^2 of the Hermite model (module
+    docstring, steps 1-3). 'soft' and 'hard' (`theory.selection`) take the outliers from the law truncated to the
+    range n samples cover (`LabelLaw.truncated`); 'measure' (`theory.spectral_measure`) from the bulk of n samples
+    without the single samples that separate from it (`hermite_bulk.bulk_at`, (M5))."""
     bulk = bulk_at(n, D, law, rem) if selection == "measure" else Bulk(D / n, law.truncated(n), rem)
     lw = bulk.law
     om_edges = bulk.edge_omegas()
     edges = bulk.edges(om_edges)
     z, c2 = outliers(bulk, om_edges)
-    singles = single_sample_outliers(bulk, om_edges, n, law.extremes) if tails and law.extremes is not None else None
+    singles = None
+    if tails and selection == "measure" and law.extremes is not None:
+        singles = single_sample_outliers(bulk, om_edges, n, law.extremes)
+    elif tails and law.tail is not None:  # the raw samples, consistent with the truncated law's edge
+        singles = (tail_locations(bulk, om_edges, law.tail), n / law.n_mc)
     # M's spurious directions (outside span(A), no overlap) compete for the slots like further outliers
     spur = spurious_outliers(bulk, om_edges)
     d1, k = z.size, spur.size

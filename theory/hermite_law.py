@@ -43,7 +43,8 @@ __all__ = ["ESTIMATORS", "kappa", "spike_lengthening", "radial_samples", "weight
            "check_estimator"]
 
 ESTIMATORS = ("paper", "chaos")
-#: Fraction of the Monte Carlo weights in each tail fitted as `label_laws.ExtremeTail` instead of binned.
+TAIL = 4000  # raw weights kept from each tail (single-sample outliers of rules 'soft' and 'hard', `theory.tails`)
+#: Fraction of the Monte Carlo weights in each tail fitted as `label_laws.ExtremeTail` (rule 'measure').
 TAIL_FRACTION = 0.005
 
 
@@ -94,8 +95,8 @@ def chaos_atoms(s, d: int):
 
 def weight_law(y, s, d: int, stats, estimator: str = "paper", n_atoms: int = 300) -> LabelLaw:
     """(W1)-(W4) from joint samples: atoms W (paper: kappa s^2 y; chaos: f r1 y) with the spike statistics
-    ``stats`` (N, k), mean E[W], the centre (shift) and extra_var of the estimator, and the fitted tails of W
-    (`label_laws.ExtremeTail`, the TAIL_FRACTION most extreme weights of each side)."""
+    ``stats`` (N, k), mean E[W], the centre (shift) and extra_var of the estimator, the raw tails of W and their
+    fits (`label_laws.ExtremeTail`, the TAIL_FRACTION most extreme weights of each side)."""
     y, s = np.asarray(y, np.float64), np.asarray(s, np.float64)
     if estimator == "paper":
         W, shift, extra = kappa(d) * s * s * y, float(y.mean()), 0.0
@@ -103,7 +104,9 @@ def weight_law(y, s, d: int, stats, estimator: str = "paper", n_atoms: int = 300
         main, minor, minor2 = chaos_atoms(s, d)
         W, shift, extra = main * y, -float(np.mean(y * (1.0 + minor))), float(np.mean(y * y * minor2))
     law = compress_samples(W, stats, n_atoms, tail_fraction=TAIL_FRACTION)
-    return replace(law, mean=float(W.mean()), shift=shift, extra_var=extra)
+    srt = np.sort(W)
+    k = min(TAIL, W.size // 2)
+    return replace(law, mean=float(W.mean()), shift=shift, extra_var=extra, tail=np.concatenate([srt[:k], srt[-k:]]))
 
 
 def hermite_label_law(config, lam=None, estimator: str = "paper", n_mc: int = 400_000, seed: int = 0,

@@ -109,8 +109,10 @@ class LabelLaw:
     ``mean`` is E[w] of the untruncated law. ``shift`` is what C subtracts times I_D when it is not E[w]: in the
     Hermite model w = kappa s^2 y but C subtracts the sample mean of y (HERMITE.md section 3), so shift = E[y]
     (E[y (2 s - 1)] for the chaos estimator, `theory.hermite_law`); None means shift = mean (Gaussian-equivalent).
+    ``tail`` (optional): the sorted raw Monte Carlo weights of both tails, the single-sample outliers of the
+    truncated law (`truncated`, whose edge the same Monte Carlo samples set).
     ``extremes`` (optional): (left, right) `ExtremeTail`s, the law's two tails fitted beyond thresholds u, which
-    `at_n` puts in place of the atoms beyond u as the atoms n samples see; and the single-sample outliers' law.
+    `at_n` puts in place of the atoms beyond u as the atoms n samples see, with the single-sample outliers.
     ``extra_var``: E[sum_k w_k^2] of minor per-sample atoms (chaos estimator, `theory.hermite_law`), which enter
     the bulk as a free semicircle of variance c * extra_var (`theory.remainder`); 0 elsewhere.
     ``a2`` (optional, (d1, K)): E[(h1_i^2 - 1)^2 | w in atom k], for the outliers' fluctuation (`theory.selection`)."""
@@ -122,6 +124,7 @@ class LabelLaw:
     n_mc: int = 0
     seed: int = 0
     shift: float | None = None
+    tail: np.ndarray | None = None
     extremes: tuple | None = None
     extra_var: float = 0.0
     a2: np.ndarray | None = None

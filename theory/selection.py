@@ -68,7 +68,7 @@ error goes 0.195/0.073/0.249/0.666 -> 0.151/0.069/0.202/0.462 and the root mean 
 0.029/0.017/0.054/0.076. For g = id the seed means get worse while the per-teacher errors shrink: the
 indicator count's errors had partly cancelled across teachers. What remains for g = id is the bulk's outer edge, which the
 truncated W-law sets at its largest sample (`LabelLaw.truncated`), where the simulation has single-sample eigenvalues
-that share the directions' overlap: the Hermite model's default ('auto') selects by `theory.spectral_measure` there.
+that share the directions' overlap; `theory.spectral_measure` (rule 'measure') models that mixing, and where it helps.
 
 Pipeline layer: selection (`theory.PIPELINE`).
 """

@@ -24,9 +24,10 @@ Why (issue 11, d = 40, g = id): the law's most extreme samples give single-sampl
 bulk, and an outlier among them shares its overlap with them. The edge/outlier/cells rule ('soft') must either keep
 these samples in the bulk, whose edge then sits at the largest sample (-1.98 at n = 16000, teacher 2, where the
 simulated bulk ends near -1.45 and direction 1's overlap lies in three eigenvalues at -1.7..-1.9), or take them out
-as slot-takers without overlap; (X1) needs neither edges nor cells, and mu_i holds the mixing. Measured against 16
-data streams per teacher (teachers 0-3, n = 4000..64000): largest per-direction error 0.111 -> 0.078 (paper
-estimator) and 0.117 -> 0.061 (chaos); see `theory.hermite_finite` for tanh.
+as slot-takers without overlap; (X1) needs neither edges nor cells, and mu_i holds the mixing. The price: the single
+samples enter as a smooth mean density, which is right where they are dense and spreads the overlap of an outlier
+that, in most samples, has no single sample next to it where they are few. Measured against 'soft' in
+`theory.hermite_finite` (better for g = id at n <= 64000, worse at n = 92552 and for tanh): an option, not the default.
 
 Pipeline layer: selection (`theory.PIPELINE`).
 """

@@ -8,8 +8,9 @@ left), is not part of the bulk: it gives its own eigenvalue at
 with the Remainder version omega_W: c m_M(omega_W) = -1/W, zeta_1 = zeta(omega_W) of `theory.remainder` (M2).
 The expected number of such eigenvalues of magnitude above t is
     N_1(t) = n P(W beyond the edge point, |zeta_1(W)| > t),                                                 (T2)
-counted on the law's fitted tails (`LabelLaw.extremes`, the generalised Pareto law (E1) of `theory.label_laws`,
-as a Poisson process of equal-rate points) beyond the edge points of the bulk of n samples. These eigenvalues
+counted on the raw Monte Carlo tails of W (`LabelLaw.tail`, each sample of probability 1/n_mc; rules 'soft' and
+'hard') or on the law's fitted tails (`LabelLaw.extremes`, the generalised Pareto law (E1) of `theory.label_laws`,
+as a Poisson process of equal-rate points; rule 'measure'), beyond the bulk's edge points. These eigenvalues
 take Algorithm 1's slots (`selection.select`) and carry no overlap with span(A). For bounded labels (tanh) N_1
 is zero; for g = id (W ~ kappa s^2 h2, exponential tails) it is O(1) at n / D ~ 10-100.
 
