@@ -22,8 +22,9 @@ Per n (c = D/n), the steps of `theory.finite_size` with the Hermite pieces:
    of the bulk eigenvectors taken from (M2)/(M3), plus the single-sample outliers of `theory.tails` competing for
    the slots. Measured (issue 11, stop 21, d = 40, 4 teachers, largest error of a per-direction cos^2; tanh paper /
    tanh chaos / id paper / id chaos):
-   - n = 4000..64000 against the mean of 16 data streams per teacher: 'soft' 0.037 / 0.039 / 0.115 / 0.125,
-     'measure' 0.070 / 0.054 / 0.106 / 0.101;
+   - n = 4000..64000 against the mean of 16 data streams per teacher: 'soft' 0.037 / 0.038 / 0.111 / 0.117,
+     'measure' 0.072 / 0.054 / 0.106 / 0.100; on the issue's single stream 'soft' 0.070 / 0.081 / 0.110 / 0.142,
+     'measure' 0.090 / 0.079 / 0.110 / 0.109;
    - g = id, n = d^alpha, alpha = 2.3..3.1 (up to 92552), one data stream: 'measure' 0.098 / 0.327 (paper / chaos),
      'soft' 0.081 / 0.162 (stop 20).
    'measure' treats the single-sample eigenvalues as a smooth mean density: right where they are dense (small n/D,

@@ -124,8 +124,8 @@ def test_selection_rule_and_measure_predictions():
 def test_measure_rule_matches_identity_link_simulations_at_d40():
     """g = id, d = 40, 4 teachers, n = 8000..64000, both estimators: 4-seed means of the simulated per-direction
     cos^2 (`compare.simulate_hermite`) against rule 'measure'. Measured (issue 11, stop 21, n from 4000): largest
-    error 0.110 (paper) and 0.109 (chaos; 0.150 with rule 'soft'), against the means of 16 data streams per teacher
-    0.106 and 0.101; bounded here by 0.14 and the q_h error by 0.08 (the issue's target)."""
+    error 0.110 (paper) and 0.109 (chaos; 0.142 with rule 'soft'), against the means of 16 data streams per teacher
+    0.106 and 0.100; bounded here by 0.14 and the q_h error by 0.08 (the issue's target)."""
     from theory.compare import simulate_hermite
 
     cfg = hm.TeacherConfig(d=40, gamma=0.4, g="id", input_model="hermite")
