@@ -25,7 +25,7 @@ from ._params import Params
 from ._validation import check_choice, check_finite_array, check_float, check_int, check_memory_gb, input_transform
 from ._x64 import float64
 from .engines import (ENGINES, ESTIMATORS, LABEL_TRANSFORMS, ArraySource, LabelTransform, StreamSource, check_estimator,
-                      choose_batch_chunks, default_memory_gb, make_engine, resolve_engine)
+                      choose_batch_chunks, default_memory_gb, engine_batch_chunks, make_engine, resolve_engine)
 from .hermite import GaussianFeatures, HermiteFeatures
 from .layer2 import Readout, fit_bhat, fit_readout
 from .splits import array_split, min_array_samples, stream_split
@@ -136,8 +136,9 @@ class HierarchicalSpectralLearner(Params):
                              "float32 products y F F^T and y^2 overflow; rescale the labels")
         self.x_mean_, self.x_scale_ = input_transform(X, p.standardize)
         X = (X - self.x_mean_) / self.x_scale_
-        split = array_split(X, y, p.fresh_split, choose_batch_chunks(fmap.D) * CHUNK)
-        engine = self._engine(p, fmap, split)
+        name = resolve_engine(p.engine, fmap.D, p.memory_gb)
+        split = array_split(X, y, p.fresh_split, self._batch_chunks(p, fmap, name) * CHUNK)
+        engine = self._engine(p, fmap, split, name)
         self._fit_at(p, fmap, engine, split, split.layer1.n, spectrum=True)
         if not (np.all(np.isfinite(self.coef_)) and np.all(np.isfinite(self.B_hat_))):
             raise FloatingPointError("the fit is non-finite (readout coefficients or B_hat): the labels or the inputs "
@@ -165,8 +166,9 @@ class HierarchicalSpectralLearner(Params):
         self._check_teacher(p, teacher)
         fmap = teacher.features
         cache = int(_CACHE_SHARE * p.memory_gb * 2**30) if len(ns) > 1 else 0
-        split = stream_split(teacher, ns[-1], seed, p.n_validation, p.fresh_split, choose_batch_chunks(fmap.D), cache)
-        engine = self._engine(p, fmap, split)
+        name = resolve_engine(p.engine, fmap.D, p.memory_gb)
+        split = stream_split(teacher, ns[-1], seed, p.n_validation, p.fresh_split, self._batch_chunks(p, fmap, name), cache)
+        engine = self._engine(p, fmap, split, name)
         wanted = None if spectrum_ns is None else {int(m) for m in spectrum_ns}
         for n in ns:
             self._fit_at(p, fmap, engine, split, n, spectrum=wanted is None or n in wanted)
@@ -217,10 +219,15 @@ class HierarchicalSpectralLearner(Params):
         return out
 
     # ---- internals --------------------------------------------------------------------------------
-    def _engine(self, p, fmap, split):
-        """The layer-1 engine of this fit, and the label transform (its clip scale from the held-out samples, so
-        that every point of a nested grid is a valid sample of its own size)."""
-        name = resolve_engine(p.engine, fmap.D, p.memory_gb)
+    @staticmethod
+    def _batch_chunks(p, fmap, name: str) -> int:
+        """The batch of the fit's sources: the layer-1 engine's (`engines.engine_batch_chunks`), k = block_size or
+        d1 + 10 vectors as `MatrixFreeEngine` uses."""
+        return engine_batch_chunks(name, fmap, p.block_size or p.d1 + 10)
+
+    def _engine(self, p, fmap, split, name: str):
+        """The layer-1 engine ``name`` (as resolved) of this fit, and the label transform (its clip scale from the
+        held-out samples, so that every point of a nested grid is a valid sample of its own size)."""
         self.label_transform_ = LabelTransform(p.label_transform, p.clip_quantile).fit_scale(split.validation)
         return make_engine(name, fmap, split.layer1, self.label_transform_, p.estimator, block=p.block_size,
                            depth=p.krylov_depth, tol=p.tol, max_passes=p.max_passes, seed=p.seed)

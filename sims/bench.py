@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
-from hierarchical_model._x64 import float64
+from hierarchical_model._x64 import MATMUL_PRECISION, float64
 
 # the report's names are imported from here by `hmodel bench` (sims/cmd_bench.py)
 from .bench_report import TARGETS, format_table, load_json, summarize, write_json
@@ -83,13 +83,28 @@ def _timed(f, reps: int = 1):
 
 
 # ---- (a) -----------------------------------------------------------------------------------------
+@float64  # the package's numeric mode: the peak at the precision its products run at (`_x64.MATMUL_PRECISION`)
 def measure_peak(N: int) -> dict:
-    """Float32 GEMM peak: jitted A^T B with two distinct (N, N) operands, the best of three."""
+    """Float32 GEMM peak: jitted A^T B with two distinct (N, N) operands, the best of three, at the package's
+    matmul precision; beside it the same product at the backend's default precision (an accelerator may round
+    float32 operands to TF32 there), with each one's largest error against float64 relative to the largest entry."""
     A = jax.random.normal(jax.random.key(0), (N, N), jnp.float32)
     B = jax.random.normal(jax.random.key(1), (N, N), jnp.float32)
     gemm = jax.jit(lambda A, B: A.T @ B)
     s = _timed(lambda: gemm(A, B), reps=3)
-    return {"N": N, "seconds": s, "gflops": 2 * N**3 / s / 1e9}
+    m = min(N, 1024)  # the float64 reference on the host: a corner of the product is enough
+    exact = np.asarray(A[:, :m], np.float64).T @ np.asarray(B[:, :m], np.float64)
+
+    def error(P):
+        return float(np.max(np.abs(np.asarray(P[:m, :m], np.float64) - exact)) / np.max(np.abs(exact)))
+
+    out = {"N": N, "seconds": s, "gflops": 2 * N**3 / s / 1e9, "precision": MATMUL_PRECISION, "error": error(gemm(A, B))}
+    with jax.default_matmul_precision("default"):
+        gemm_default = jax.jit(lambda A, B: A.T @ B)
+        s_default = _timed(lambda: gemm_default(A, B), reps=3)
+        out["backend_default"] = {"seconds": s_default, "gflops": 2 * N**3 / s_default / 1e9,
+                                  "error": error(gemm_default(A, B))}
+    return out
 
 
 # ---- (b) -----------------------------------------------------------------------------------------
@@ -164,13 +179,13 @@ def rss(field):
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 import jax, jax.numpy as jnp
 import hierarchical_model as hm
-from hierarchical_model.engines import (LabelTransform, StreamSource, block_krylov_eigsh, choose_batch_chunks,
+from hierarchical_model.engines import (LabelTransform, StreamSource, block_krylov_eigsh, engine_batch_chunks,
                                         matrix_free_operator)
 d, n, passes, eps = (float(a) if i == 3 else int(a) for i, a in enumerate(sys.argv[1:5]))
 t = hm.Teacher(hm.TeacherConfig(d=d, eps=eps, g="tanh"), 0)
-bc = choose_batch_chunks(t.D)
-src = StreamSource(t, "train", n, 0, bc)
 k = t.d1 + 10
+bc = engine_batch_chunks("matrix_free", t.features, k)
+src = StreamSource(t, "train", n, 0, bc)
 base = rss("VmRSS")
 # warm-up on one batch: compiles the kernels of the same shapes
 block_krylov_eigsh(matrix_free_operator(t.features, src, LabelTransform(), src.batch_size), t.D, t.d1,

@@ -15,14 +15,26 @@ and this module prints each factor with where it comes from:
   the (B, k, d) float32 contraction of each action (written and read: 4 x 4 k d). Their ratio, the arithmetic
   intensity, is about d / 4 flop/byte: compute-bound on any current device at d = 400.
 - passes(alpha): measured here, by the same engine on the same nested grid of alphas at smaller d (warm starts
-  from the previous n, the learner's tol = 1e-4, depth 4). An extrapolation to d = 400, labelled as one: the table
-  shows the measured d side by side, so that a trend in d is visible.
+  from the previous n, the learner's tol = 1e-4, depth 4), and scaled from the largest measured d by
+  (D / D_ref)^(1/3) (`PASS_EXPONENT`: the growth measured over d = 16..48). An extrapolation to d = 400, labelled
+  as one: the table shows the measured d side by side, so that the trend in d is visible.
 - the rate: ``peak`` (flop/s of the device, given, or this machine's measured float32 GEMM peak) times an
   efficiency, the fraction of the GEMM peak that one pass reaches here at a larger d (`measure_pass_rate`,
   d = 100: the products dominate there, as at d = 400), or given.
 
 A prediction, not a measurement: `hmodel bench --plan` on the device itself (same code path on CUDA JAX) measures
-its peak and, with ``--check-d``, times one measured-size grid to compare against its own prediction.
+its peak and, with ``--check-d`` (up to the grid's own d) and ``--check-alphas``, times a grid that fits the device's
+time to compare against its own prediction.
+
+Measured on an H200 (JAX 0.11.2, float32 products at full precision; issue 12's closing note):
+- the float32 GEMM peak at precision 'highest' is 43-52 TFLOP/s (4096^3 and 8192^3); the backend's default
+  precision (TF32 operands) reaches 185-239 TFLOP/s with 1e2 times the error, which the package does not use;
+- one pass at d = 400 over 262144 samples: 33.6 TFLOP/s with B = 4096 (`engines.matrix_free_batch_chunks`), 2.1 with
+  the (B, D) rule's B = 256;
+- the passes grow with d: at d = 400 (one seed, nested, warm starts) 69, 97, 197 and 285 passes at n = 8000,
+  26516, 87824 and 289423, against 13-21 at d = 48. The D^(1/3) scaling predicts 54-86 there: right up to
+  n ~ 3e4, 2-3x short at n ~ 1e5-3e5, so the predicted wall time is a lower bound; tol = 1e-4 within the default
+  max_passes = 300 is near its limit at n ~ 3e5 there.
 """
 
 from __future__ import annotations
@@ -64,6 +76,12 @@ class PlanGrid:
 PAPER_GRID = PlanGrid()
 
 
+#: Passes per checkpoint grow as D^(1/3) (block Krylov at a bulk edge whose eigenvalue spacing shrinks as D^(-2/3)):
+#: measured here, nested grid alphas 1.5:3.4, mean passes 10.0 / 13.5 / 16.5 / 21.1 at d = 16 / 24 / 32 / 48 against
+#: (D / D_16)^(1/3) = 1 / 1.30 / 1.57 / 2.05 of d = 16's.
+PASS_EXPONENT = 1 / 3
+
+
 def pass_flops(d: int, d1: int, k: int | None = None) -> dict:
     """Flops per sample of one streamed pass of the matrix-free engine (q = 2): the two actions of C on k vectors
     and the regeneration of the sample (module docstring)."""
@@ -83,13 +101,13 @@ def measure_passes(ds, alphas, eps: float = 0.5, gamma: float = 0.4, g: str = "t
     """Passes per checkpoint of the matrix-free engine on the nested grid n = round(d^alpha) of each d (warm starts,
     the learner's defaults), with the seconds each checkpoint took here. One entry per (d, alpha)."""
     import hierarchical_model as hm
-    from hierarchical_model.engines import LabelTransform, MatrixFreeEngine, StreamSource, choose_batch_chunks
+    from hierarchical_model.engines import LabelTransform, MatrixFreeEngine, StreamSource, engine_batch_chunks
 
     rows = []
     for d in ds:
         teacher = hm.Teacher(hm.TeacherConfig(d=d, eps=eps, gamma=gamma, g=g), seed)
         ns = sorted({round(d ** a) for a in alphas})
-        src = StreamSource(teacher, "train", ns[-1], seed, choose_batch_chunks(teacher.D))
+        src = StreamSource(teacher, "train", ns[-1], seed, engine_batch_chunks("matrix_free", teacher.features, teacher.d1 + 10))
         # one small solve first compiles the programs of this batch shape; then a fresh engine walks the grid
         MatrixFreeEngine(teacher.features, src, LabelTransform(), seed=seed).top_eigenpairs(ns[0], teacher.d1)
         engine = MatrixFreeEngine(teacher.features, src, LabelTransform(), seed=seed)
@@ -112,11 +130,11 @@ def measure_pass_rate(d: int, n: int, eps: float = 0.5, repeats: int = 3, seed: 
     import numpy as np
 
     import hierarchical_model as hm
-    from hierarchical_model.engines import LabelTransform, StreamSource, choose_batch_chunks, matrix_free_operator
+    from hierarchical_model.engines import LabelTransform, StreamSource, engine_batch_chunks, matrix_free_operator
 
     teacher = hm.Teacher(hm.TeacherConfig(d=d, eps=eps, g="tanh"), seed)
-    src = StreamSource(teacher, "train", n, seed, choose_batch_chunks(teacher.D))
     f = pass_flops(d, teacher.d1)
+    src = StreamSource(teacher, "train", n, seed, engine_batch_chunks("matrix_free", teacher.features, f["k"]))
     V = np.random.default_rng(seed).standard_normal((teacher.D, f["k"]))
     apply = matrix_free_operator(teacher.features, src, LabelTransform(), n)
     jax.block_until_ready(apply(V))  # compiles
@@ -153,8 +171,9 @@ def plan(grid: PlanGrid, measured: list[dict], peak_flops: float, efficiency: fl
     f = pass_flops(grid.d, grid.d1)
     per_sample, per_bytes = f["total"], pass_bytes(grid.d, f["k"])
     rows, total_seed = [], 0.0
+    scale = (grid.D / ((d_ref * (d_ref + 1)) // 2)) ** PASS_EXPONENT
     for a, n in zip(grid.alphas, grid.ns):
-        passes = _passes_at(measured, d_ref, a)
+        passes = math.ceil(_passes_at(measured, d_ref, a) * scale - 1e-9)
         flops = passes * n * per_sample
         seconds = flops / (peak_flops * efficiency)
         total_seed += seconds
@@ -162,14 +181,15 @@ def plan(grid: PlanGrid, measured: list[dict], peak_flops: float, efficiency: fl
                      "passes_by_d": {r_d: _passes_at(measured, r_d, a) for r_d in sorted({r["d"] for r in measured})},
                      "flops_per_pass": n * per_sample, "bytes_per_pass": n * per_bytes, "seconds": seconds})
     krylov_bytes = 2 * (4 + 1) * grid.D * f["k"] * 8
-    from hierarchical_model.engines import choose_batch_chunks
+    from hierarchical_model.engines import matrix_free_batch_chunks
+    from hierarchical_model.hermite import HermiteFeatures
     from hierarchical_model.teacher import CHUNK
 
-    batch = choose_batch_chunks(grid.D) * CHUNK
-    return {"batch": batch, "batches_per_pass": -(-max(grid.ns) // batch),"grid": asdict(grid), "D": grid.D, "d1": grid.d1, "k": f["k"], "flops_per_sample": f,
+    batch = matrix_free_batch_chunks(HermiteFeatures(grid.d), f["k"], backend="gpu") * CHUNK  # the device's batch
+    return {"batch": batch, "batches_per_pass": -(-max(grid.ns) // batch), "grid": asdict(grid), "D": grid.D, "d1": grid.d1, "k": f["k"], "flops_per_sample": f,
             "bytes_per_sample": per_bytes, "intensity": per_sample / per_bytes, "peak_flops": peak_flops,
             "peak_source": peak_source, "efficiency": efficiency, "efficiency_source": eff_source,
-            "achieved_here": achieved, "d_ref": d_ref, "rows": rows, "seconds_per_seed": total_seed,
+            "achieved_here": achieved, "d_ref": d_ref, "pass_scale": scale, "rows": rows, "seconds_per_seed": total_seed,
             "seconds": total_seed * grid.seeds, "krylov_bytes": krylov_bytes,
             "dense_alternative": {"bytes": 8 * grid.D**2,
                                   "flops": 2 * math.comb(grid.d + 3, 4) * max(grid.ns) * grid.seeds}}
@@ -179,7 +199,7 @@ def check_plan(measured: list[dict], check: list[dict], grid: PlanGrid, peak_flo
     """Measured against predicted at a size that can be run: the plan for ``grid`` (one seed) from ``measured``
     (smaller d) against ``check`` (`measure_passes` at grid.d): wall seconds and passes, summed over the grid."""
     p = plan(PlanGrid(grid.d, grid.eps, grid.alphas, 1, grid.gamma, grid.g), measured, peak_flops, rate=rate)
-    return {"d": grid.d, "predicted_seconds": p["seconds"], "measured_seconds": sum(r["seconds"] for r in check),
+    return {"d": grid.d, "alphas": [grid.alphas[0], grid.alphas[-1]], "predicted_seconds": p["seconds"], "measured_seconds": sum(r["seconds"] for r in check),
             "predicted_passes": sum(r["passes"] for r in p["rows"]), "measured_passes": sum(r["passes"] for r in check)}
 
 
@@ -197,15 +217,16 @@ def format_plan(p: dict) -> str:
         f"= {f['total']:.3g} flops; {p['bytes_per_sample']:.3g} bytes; intensity {p['intensity']:.0f} flop/byte",
         f"device: peak {p['peak_flops'] / 1e12:.3g} TFLOP/s ({p['peak_source']}) x efficiency {p['efficiency']:.2f} "
         f"({p['efficiency_source']}; a pass reached {p['achieved_here'] / 1e9:.1f} GFLOP/s here)",
-        f"passes per checkpoint: MEASURED at d = {', '.join(map(str, ds))} (nested, warm starts); the prediction uses "
-        f"d = {p['d_ref']} (EXTRAPOLATED to d = {g['d']})",
+        f"passes per checkpoint: MEASURED at d = {', '.join(map(str, ds))} (nested, warm starts); the prediction takes "
+        f"d = {p['d_ref']}'s times (D / D_{p['d_ref']})^(1/3) = {p['pass_scale']:.2f} (EXTRAPOLATED to d = {g['d']}; on an "
+        f"H200 at d = 400 this held up to n ~ 3e4 and fell short 2-3x at n ~ 1e5-3e5: measure with --check-d)",
         "",
         f"{'alpha':>5} {'n':>11} " + " ".join(f"{'p@' + str(d):>6}" for d in ds)
-        + f" {'flops/pass':>11} {'bytes/pass':>11} {'predicted':>11}",
+        + f" {'p@' + str(g['d']) + '?':>7} {'flops/pass':>11} {'bytes/pass':>11} {'predicted':>11}",
     ]
     for r in p["rows"]:
         lines.append(f"{r['alpha']:5.2f} {r['n']:11d} " + " ".join(f"{r['passes_by_d'][d]:6d}" for d in ds)
-                     + f" {r['flops_per_pass']:11.3g} {r['bytes_per_pass']:11.3g} {_t(r['seconds']):>11}")
+                     + f" {r['passes']:7d} {r['flops_per_pass']:11.3g} {r['bytes_per_pass']:11.3g} {_t(r['seconds']):>11}")
     dense = p["dense_alternative"]
     lines += [
         "",
@@ -219,7 +240,8 @@ def format_plan(p: dict) -> str:
     ]
     if "check" in p:
         c = p["check"]
-        lines.append(f"check at d = {c['d']} (one seed, run here): predicted {_t(c['predicted_seconds'])} and "
+        span = f", alphas {c['alphas'][0]}:{c['alphas'][-1]}" if "alphas" in c else ""
+        lines.append(f"check at d = {c['d']}{span} (one seed, run here): predicted {_t(c['predicted_seconds'])} and "
                      f"{c['predicted_passes']} passes from the smaller d; measured {_t(c['measured_seconds'])} and "
                      f"{c['measured_passes']} passes (ratio {c['measured_seconds'] / c['predicted_seconds']:.2f})")
     return "\n".join(lines)

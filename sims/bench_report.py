@@ -118,7 +118,13 @@ def format_table(r: dict) -> str:
     met, T = s["met"], TARGETS
     sw, mf = r["sweep"], r.get("matrix_free")
     npy, ref, eig = _section(r, "numpy"), _section(r, "reference"), r.get("eigsh")
-    rows = [("a", f"float32 GEMM peak, JAX ({r['peak']['N']}^3, A^T B)", f"{peak:8.1f} GFLOP/s", "1.00 (the limit)", "", "")]
+    pk = r["peak"]
+    rows = [("a", f"float32 GEMM peak, JAX ({pk['N']}^3, A^T B, precision {pk.get('precision', 'default')})", f"{peak:8.1f} GFLOP/s",
+             "1.00 (the limit)", "", "")]
+    if "backend_default" in pk:  # runs written before the precision line lack it
+        bd = pk["backend_default"]
+        rows.append(("", f"  max error vs float64 {pk['error']:.1e}; at the backend's default precision {bd['error']:.1e}, "
+                         f"{bd['gflops']:.0f} GFLOP/s", "", "", "", ""))
     for a in r["accumulation"]:
         frac = _required(a) / peak
         big = a["D"] >= T["accumulation_min_D"]

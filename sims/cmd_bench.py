@@ -28,7 +28,11 @@ def register(sub):
     plan.add_argument("--measure-ds", default="16,24,32", help="dimensions where the passes are measured (default 16,24,32)")
     plan.add_argument("--rate-d", default="100", help="dimension where the flop rate of one pass is measured (default 100)")
     plan.add_argument("--check-d", default=None,
-                      help="also run one seed of the grid at this d here and compare it with its own prediction")
+                      help="also run one seed of the grid at this d here and compare it with its own prediction "
+                           "(up to 400: the paper's d itself on a device)")
+    plan.add_argument("--check-alphas", default=None,
+                      help="alphas of that check, START:STOP:STEP (default: the grid's; a device runs d = 400 up to "
+                           "alpha ~ 2.5 in minutes)")
     p.set_defaults(func=main)
 
 
@@ -43,7 +47,8 @@ def _plan(args) -> int:
     eps = check_float("eps", _number(args.eps, float, "eps"), 0.0, 1.0, lo_open=True)
     grid = PlanGrid(d=d, eps=eps, alphas=parse_alphas(args.alphas), seeds=check_int("seeds", _number(args.seeds, int, "seeds"), 1, 10_000))
     ds = sorted_unique("measure_ds", [check_int("measure_ds", v, 4, 64) for v in parse_list("measure_ds", args.measure_ds, int)])
-    check_d = None if args.check_d is None else check_int("check_d", _number(args.check_d, int, "check_d"), 4, 64)
+    check_d = None if args.check_d is None else check_int("check_d", _number(args.check_d, int, "check_d"), 4, 400)
+    check_alphas = grid.alphas if args.check_alphas is None else parse_alphas(args.check_alphas)
     rate_d = check_int("rate_d", _number(args.rate_d, int, "rate_d"), 4, 400)
     if args.peak_tflops is None:
         peak, source = measure_peak(2048)["gflops"] * 1e9, "measured here"
@@ -59,11 +64,12 @@ def _plan(args) -> int:
     result["rate"] = rate
     result["measured"] = measured
     if check_d is not None:
-        check = measure_passes([check_d], grid.alphas, eps, grid.gamma, grid.g, progress=say)
+        check = measure_passes([check_d], check_alphas, eps, grid.gamma, grid.g, progress=say)
         here = peak if source == "measured here" else measure_peak(2048)["gflops"] * 1e9
         # the check runs here, so it is predicted at this machine's rate: the same pass-rate measurement
         rate_here = rate or measure_pass_rate(rate_d, 20_000, eps)
-        result["check"] = check_plan(measured, check, PlanGrid(check_d, eps, grid.alphas, 1, grid.gamma, grid.g), here,
+        result["check_rows"] = check
+        result["check"] = check_plan(measured, check, PlanGrid(check_d, eps, check_alphas, 1, grid.gamma, grid.g), here,
                                      rate_here)
     if args.out is not None:
         write_json(result, args.out)

@@ -23,6 +23,9 @@ def register(sub):
     p.add_argument("--n-mc", type=int, default=200_000, help="Monte Carlo samples of the label law (default 200000)")
     p.add_argument("--law-draws", type=int, default=1, help="average the prediction over this many Monte Carlo draws of "
                                                             "the label law (default 1; theory.predict's law_draws)")
+    p.add_argument("--selection", default="soft",
+                   help="Algorithm 1's selection of the d1 largest |eigenvalues|: soft (default), hard, or measure "
+                        "(Hermite model: read off spectral measures, an option; theory.spectral_measure)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     add_cost_options(p)
     p.set_defaults(func=main)
@@ -42,6 +45,7 @@ def parse_lam(text: str, d1: int) -> list[float]:
 def main(args) -> int:
     from hierarchical_model._validation import check_int
     from theory import asymptotics, finite_size_thresholds, predict
+    from theory.finite_size import selection_rule
 
     cfg = config_from_args(args)
     n = resolve_n(args, cfg.d, default=8000)
@@ -53,12 +57,12 @@ def main(args) -> int:
     lam = None if args.lam is None else parse_lam(args.lam, cfg.latent)
     teacher_seed = None if lam is not None else seed
     pred = predict(cfg, [n], lam=lam, seed=teacher_seed, n_mc=n_mc, mc_seed=seed, estimator=args.estimator,
-                   law_draws=law_draws)
+                   law_draws=law_draws, selection=selection_rule(cfg, args.selection))
     naive = asymptotics.naive_thresholds(cfg)
     finite = finite_size_thresholds(cfg, pred.lam, seed=teacher_seed, mc_seed=seed, n_mc=n_mc, per_decade=6, refine=4,
                                     estimator=args.estimator)  # about 2.5% precision
     out = {
-        "config": cfg.to_dict(), "n": n, "seed": teacher_seed, "estimator": args.estimator,
+        "config": cfg.to_dict(), "n": n, "seed": teacher_seed, "estimator": args.estimator, "selection": args.selection,
         "lam": [float(v) for v in pred.lam], "lam_source": "--lam" if lam is not None else f"teacher seed {seed}",
         "thresholds": {"asymptotic": [float(v) for v in naive], "finite_size": [_num(v) for v in finite]},
         "m_n": {"asymptotic": int(asymptotics.recovered_count(n, naive)),
@@ -80,7 +84,7 @@ def _num(v):
 def report(o: dict) -> str:
     c = o["config"]
     lines = [f"finite-size theory  d={c['d']} q={c['q']} d1={c['d1']} gamma={c['gamma']} g={c['g']} sigma={c['sigma']} "
-             f"input={c['input_model']} estimator={o['estimator']} (lambda of {o['lam_source']}; {o['theory_model']})",
+             f"input={c['input_model']} estimator={o['estimator']} selection={o['selection']} (lambda of {o['lam_source']}; {o['theory_model']})",
              f"n={o['n']}: bulk of C [{o['bulk_edges'][0]:+.3f}, {o['bulk_edges'][1]:+.3f}]  q_h={o['qh_pred']:.3f}  "
              f"recovered {o['recovered_pred']}/{c['d1']}  mse={o['mse_pred']:.4f}  "
              f"single-sample outliers beyond the bulk {o['tail_outliers']:.2f}",

@@ -16,12 +16,12 @@ from .chaos import ESTIMATORS, check_estimator, kronecker_sum_apply, kronecker_s
 from .dense import DenseAccumulator, DenseEngine
 from .dense_kernels import dense_bytes, dense_kernel
 from .labels import LABEL_TRANSFORMS, LabelTransform
-from .layer1 import DENSE_MAX_D, ENGINES, Layer1Engine, default_memory_gb, make_engine, resolve_engine
+from .layer1 import DENSE_MAX_D, ENGINES, Layer1Engine, default_memory_gb, engine_batch_chunks, make_engine, resolve_engine
 from .linalg import ConvergenceWarning, EigenInfo, block_krylov_eigsh, dense_block_krylov, dense_top, top_by_magnitude
 from .matrix_free import MatrixFreeEngine, matrix_free_operator
-from .sources import ArraySource, StreamSource, choose_batch_chunks
+from .sources import ArraySource, StreamSource, choose_batch_chunks, matrix_free_batch_chunks
 
-__all__ = ["StreamSource", "ArraySource", "choose_batch_chunks", "LabelTransform", "LABEL_TRANSFORMS", "dense_kernel",
+__all__ = ["StreamSource", "ArraySource", "choose_batch_chunks", "matrix_free_batch_chunks", "engine_batch_chunks", "LabelTransform", "LABEL_TRANSFORMS", "dense_kernel",
            "dense_bytes", "DenseAccumulator", "DenseEngine", "matrix_free_operator", "MatrixFreeEngine",
            "block_krylov_eigsh", "dense_block_krylov", "dense_top", "EigenInfo", "ConvergenceWarning", "top_by_magnitude",
            "ESTIMATORS", "check_estimator", "kronecker_sum_apply", "kronecker_sum_matrix", "Layer1Engine", "make_engine",

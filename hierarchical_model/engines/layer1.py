@@ -21,8 +21,10 @@ from .dense import DenseEngine
 from .dense_kernels import dense_bytes
 from .linalg import EigenInfo
 from .matrix_free import MatrixFreeEngine
+from .sources import choose_batch_chunks, matrix_free_batch_chunks
 
-__all__ = ["Layer1Engine", "make_engine", "resolve_engine", "default_memory_gb", "ENGINES", "DENSE_MAX_D"]
+__all__ = ["Layer1Engine", "make_engine", "resolve_engine", "engine_batch_chunks", "default_memory_gb", "ENGINES",
+           "DENSE_MAX_D"]
 
 ENGINES = ("auto", "dense", "matrix_free")
 DENSE_MAX_D = 6000  # beyond this a float64 eigh costs minutes: 'auto' goes matrix-free
@@ -53,6 +55,13 @@ def resolve_engine(engine: str, D: int, memory_gb: float) -> str:
     if engine == "auto":
         return "dense" if need <= memory_gb and D <= DENSE_MAX_D else "matrix_free"
     return engine
+
+
+def engine_batch_chunks(name: str, fmap, k: int) -> int:
+    """Batch size, in chunks, of the stream that engine ``name`` (as resolved) reads with k Krylov vectors: the
+    dense engine's (B, D) rule (`sources.choose_batch_chunks`), or the matrix-free pass's own
+    (`sources.matrix_free_batch_chunks`). Layer 2 and the readout read the same stream."""
+    return matrix_free_batch_chunks(fmap, k) if name == "matrix_free" else choose_batch_chunks(fmap.D)
 
 
 def make_engine(name: str, fmap, source, transform, estimator: str = "paper", **matrix_free_options) -> Layer1Engine:

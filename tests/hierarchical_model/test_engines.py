@@ -218,3 +218,23 @@ def test_allocator_tuning_is_the_entry_points_choice_not_the_librarys():
     cli = "import sys, sims.cli; sys.exit(int('sims.allocator' not in sys.modules))"
     assert subprocess.run([sys.executable, "-c", lib]).returncode == 0
     assert subprocess.run([sys.executable, "-c", cli]).returncode == 0
+
+
+def test_matrix_free_batch_keeps_its_contraction_under_256_mib_on_an_accelerator(monkeypatch):
+    """`matrix_free_batch_chunks`: on the CPU the (B, D) rule; on an accelerator, Hermite q = 2, the largest power of
+    two of chunks with the (B, k, d) float32 contraction <= 256 MiB (d = 400, k = 30: 16 chunks, B = 4096), never
+    below the (B, D) rule; other feature maps keep the (B, D) rule. `engine_batch_chunks` picks by engine."""
+    from hierarchical_model.engines import engine_batch_chunks, matrix_free_batch_chunks
+    from hierarchical_model.hermite import GaussianFeatures, HermiteFeatures
+
+    f400 = HermiteFeatures(400)
+    monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
+    assert matrix_free_batch_chunks(f400, 30) == choose_batch_chunks(f400.D) == 1
+    assert matrix_free_batch_chunks(f400, 30, backend="gpu") == 16  # a plan for a device asks for the device's batch
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    c = matrix_free_batch_chunks(f400, 30)
+    assert c == 16 and c * CHUNK * 30 * 400 * 4 <= 2**28 < 2 * c * CHUNK * 30 * 400 * 4
+    assert engine_batch_chunks("matrix_free", f400, 30) == 16 and engine_batch_chunks("dense", f400, 30) == 1
+    assert matrix_free_batch_chunks(HermiteFeatures(20), 14) == 32  # capped at the (B, D) rule's maximum
+    assert matrix_free_batch_chunks(HermiteFeatures(30, 3), 14) == choose_batch_chunks(HermiteFeatures(30, 3).D)
+    assert matrix_free_batch_chunks(GaussianFeatures(80200), 30) == choose_batch_chunks(80200)

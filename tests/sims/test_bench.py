@@ -26,6 +26,11 @@ def test_bench_quick_prints_the_table_and_writes_the_json(tmp_path, capsys):
     r = json.loads(out.read_text())
     assert SECTIONS <= set(r)
     assert _positive_finite(r["peak"]["gflops"])
+    # the peak is measured at the package's matmul precision, float32 products: error ~ sqrt(N) float32 ulps of the
+    # largest entry (TF32 or bfloat16 operands would give ~1e-3); the backend default is measured beside it
+    N = r["peak"]["N"]
+    assert r["peak"]["precision"] == "highest" and r["peak"]["error"] < 16 * math.sqrt(N) * 2.0**-24
+    assert _positive_finite(r["peak"]["backend_default"]["gflops"]) and "backend's default precision" in table
     assert all(_positive_finite(a["gflops_effective"]) and _positive_finite(a["eigen_seconds"])
                and _positive_finite(a["assemble_seconds"]) and (_positive_finite(a["eigen_full_seconds"]) or a["D"] > 2000)
                for a in r["accumulation"])

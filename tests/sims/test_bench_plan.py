@@ -37,8 +37,10 @@ def test_plan_is_passes_times_samples_times_flops_over_the_rate():
     grid = PlanGrid(d=100, alphas=(2.0, 3.0), seeds=3)
     p = plan(grid, measured, peak_flops=1e12, efficiency=0.5)
     per = pass_flops(100, grid.d1)["total"]
-    assert [r["passes"] for r in p["rows"]] == [7, 5]
-    assert p["seconds"] == pytest.approx(3 * (7 * 10**4 + 5 * 10**6) * per / 0.5e12, rel=1e-12)
+    scale = (5050 / 55) ** (1 / 3)  # passes grow as D^(1/3) from the measured d = 10 (D = 55) to D = 5050
+    passes = [math.ceil(7 * scale), math.ceil(5 * scale)]
+    assert [r["passes"] for r in p["rows"]] == passes == [32, 23] and p["pass_scale"] == pytest.approx(scale)
+    assert p["seconds"] == pytest.approx(3 * (passes[0] * 10**4 + passes[1] * 10**6) * per / 0.5e12, rel=1e-12)
     assert p["dense_alternative"]["flops"] == 2 * math.comb(103, 4) * 10**6 * 3
 
 
@@ -55,8 +57,22 @@ def test_cli_plan_prints_measured_and_extrapolated_parts(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, name", [(["--d", "1"], "d"), (["--efficiency", "1.5"], "efficiency"),
-                                        (["--measure-ds", "6,x"], "measure_ds"), (["--peak-tflops", "-1"], "peak_tflops")])
+                                        (["--measure-ds", "6,x"], "measure_ds"), (["--peak-tflops", "-1"], "peak_tflops"),
+                                        (["--check-d", "401"], "check_d"), (["--check-alphas", "2:1:0.1"], "alphas")])
 def test_cli_plan_refuses_bad_values_in_one_line(argv, name, capsys):
     assert main(["bench", "--plan", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and f"{name}=" in err
+
+
+def test_cli_plan_checks_its_own_prediction_on_the_check_alphas(tmp_path, capsys):
+    """--check-d with --check-alphas: the check runs the grid's engine at that d over those alphas only, and compares
+    wall time and passes with the plan's prediction for the same alphas."""
+    out = tmp_path / "plan.json"
+    assert main(["bench", "--plan", "--d", "50", "--alphas", "1.5:2.5:0.5", "--measure-ds", "6,8", "--rate-d", "8",
+                 "--check-d", "10", "--check-alphas", "1.5:2.0:0.5", "--out", str(out)]) == 0
+    assert "check at d = 10, alphas 1.5:2.0" in capsys.readouterr().out
+    r = json.loads(out.read_text())
+    assert [row["n"] for row in r["check_rows"]] == [round(10 ** 1.5), 100]
+    assert r["check"]["measured_passes"] == sum(row["passes"] for row in r["check_rows"])
+    assert r["check"]["predicted_passes"] >= 2 and r["check"]["alphas"] == [1.5, 2.0]
