@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .grid import GRID_KEYS
+from .options import KRYLOV_TOL_HELP
 from .guards import add_cost_options, enforce_cost
 
 _AXIS_HELP = {
@@ -41,6 +42,7 @@ def register(sub):
                                      "all, or alphas, e.g. 2.0,2.5,3.0 (top eigenvalues are always stored)")
     g.add_argument("--n-test", type=int, help="fresh test samples per point (default 10000)")
     g.add_argument("--clip-quantile", type=float, help="quantile of |y| for clip/tanh (default 0.99)")
+    g.add_argument("--krylov-tol", type=float, help=KRYLOV_TOL_HELP)
     g.add_argument("--fresh-split", action="store_const", const=True, help="fit layer 2 and the readout on fresh samples")
     g.add_argument("--independent", action="store_const", const=True,
                    help="fresh pass over the data for every n (default: nested prefixes, one pass per seed)")

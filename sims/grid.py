@@ -49,7 +49,8 @@ _AXES = {
     "conventions": (str, ("model",)),
 }
 # Scalars shared by the whole grid.
-_SCALARS = {"clip_quantile": 0.99, "fresh_split": False, "n_test": 10000, "independent": False, "spectra": "none"}
+_SCALARS = {"clip_quantile": 0.99, "fresh_split": False, "n_test": 10000, "independent": False, "spectra": "none",
+            "krylov_tol": None}
 # Keys that say what is stored, not what is computed: left out of config_hash and of the comparison of a rerun's
 # grid with the folder's (a sweep resumed with other spectra is the same sweep).
 STORAGE_KEYS = ("spectra",)
@@ -147,6 +148,7 @@ class SweepGrid:
     n_test: int = 10000
     independent: bool = False
     spectra: str | tuple = "none"
+    krylov_tol: float | None = None  # the matrix-free engine's tol (None: the learner's default)
 
     @classmethod
     def from_mapping(cls, values: dict) -> "SweepGrid":
@@ -181,6 +183,8 @@ class SweepGrid:
         kw["clip_quantile"] = check_float("clip_quantile", values.get("clip_quantile", 0.99), 0.0, 1.0, lo_open=True)
         kw["n_test"] = check_int("n_test", values.get("n_test", 10000), 1, MAX_SAMPLES)
         kw["spectra"] = parse_spectra(values.get("spectra", "none"))
+        if values.get("krylov_tol") is not None:
+            kw["krylov_tol"] = check_float("krylov_tol", values["krylov_tol"], 0.0, 1.0, lo_open=True)
         count = math.prod(len(kw[k]) for k in _AXES)
         if count > MAX_CONFIGS:
             raise ValueError(f"the grid has {count} configurations ({' x '.join(str(len(kw[k])) for k in _AXES)} values of "
@@ -198,8 +202,9 @@ class SweepGrid:
         for key in ("estimator", "conventions"):
             if out[key] == _AXES[key][1]:
                 del out[key]  # the default, absent from grids recorded before the option (see module doc)
-        if out["spectra"] == "none":
-            del out["spectra"]
+        for key, default in (("spectra", "none"), ("krylov_tol", None)):
+            if out[key] == default:
+                del out[key]  # absent from grids recorded before the option
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
 
     def sizes(self, d: int) -> tuple:
@@ -239,6 +244,8 @@ class SweepGrid:
                 raise ValueError(f"sample size n={ns[0]} for d={d} is below d1={cfg.latent}: the learner needs n >= d1")
             learner = {"engine": resolve_engine(engine, cfg.D, budget), "label_transform": lt, "estimator": estimator,
                        "clip_quantile": self.clip_quantile, "fresh_split": self.fresh_split, "memory_gb": budget}
+            if self.krylov_tol is not None and learner["engine"] == "matrix_free":  # the dense engine has no tol
+                learner["tol"] = self.krylov_tol
             teacher = cfg.to_dict()
             hashed = {k: v for k, v in learner.items() if k != "memory_gb" and not (k == "estimator" and v == "paper")}
             payload = {"teacher": teacher, "learner": hashed,

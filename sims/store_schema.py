@@ -12,7 +12,7 @@ ROW_KEY = ("config_hash", "seed", "n")
 LIST_COLUMNS = ("cos2", "ang_err", "lam", "top_eigs", "eig_tags", "eig_overlaps", "principal_cos2")
 _INT = ("n", "d", "q", "D", "d1", "seed", "recovered", "n_test", "passes")
 _FLOAT = ("gamma", "eps", "qh", "mse", "nmse", "var_y", "ridge", "seconds", "time_layer1", "time_layer2_readout",
-          "time_test", "alpha", "sigma", "clip_quantile", "eig_residual")
+          "time_test", "alpha", "sigma", "clip_quantile", "eig_residual", "krylov_tol")
 _STR = ("g", "input_model", "engine", "config_hash", "version", "a_kind", "label_transform", "estimator", "conventions")
 _BOOL = ("nested", "fresh_split", "converged")
 MANIFEST_KEYS = {"format": str, "grid": dict, "configs": list}

@@ -67,6 +67,8 @@ def make_row(config: SweepConfig, res) -> tuple[dict, dict]:
     row.update(config_hash=config.config_hash, alpha=math.log(res.n) / math.log(res.d), version=__version__,
                label_transform=lr["label_transform"],
                clip_quantile=float(lr["clip_quantile"]), fresh_split=bool(lr["fresh_split"]), nested=config.nested)
+    if "tol" in lr:
+        row["krylov_tol"] = float(lr["tol"])
     spectra = {"top_eigs": res.top_eigs, "eig_tags": res.eig_tags, "spectrum": res.spectrum}
     return row, spectra
 

@@ -160,3 +160,27 @@ def test_spectra_option_parses_and_stays_out_of_the_hash(tmp_path, capsys):
     ResultsStore(out).create(manifest_for(grid, configs))
     _check_folder(ResultsStore(out), manifest_for(*plan_sweep({**base, "spectra": "all"})))  # a rerun may change them
     assert "spectra='x'" in _refused(capsys, ["sweep", "--d", "12", "--ns", "100", "--spectra", "x", "--out", str(tmp_path / "s")])
+
+
+def test_krylov_tol_reaches_the_matrix_free_learner_and_its_hash_only(tmp_path):
+    """krylov_tol: the matrix-free engine's tol in the learner and in config_hash (a changed result); a dense
+    configuration ignores it (same hash as without); absent from the recorded grid when unset; refused outside
+    (0, 1] in one line; the rows of a sweep record it."""
+    import pandas as pd
+
+    base = {"d": 12, "alphas": "2.5", "seeds": "0"}
+    (mf,) = plan_sweep({**base, "engine": "matrix_free"})[1]
+    (mf_tol,) = plan_sweep({**base, "engine": "matrix_free", "krylov_tol": 0.01})[1]
+    (dense,) = plan_sweep({**base, "engine": "dense"})[1]
+    (dense_tol,) = plan_sweep({**base, "engine": "dense", "krylov_tol": 0.01})[1]
+    assert mf_tol.learner["tol"] == 0.01 and "tol" not in mf.learner and mf_tol.config_hash != mf.config_hash
+    assert "tol" not in dense_tol.learner and dense_tol.config_hash == dense.config_hash
+    assert "krylov_tol" not in SweepGrid.from_mapping(base).to_dict()
+    assert SweepGrid.from_mapping({**base, "krylov_tol": 0.01}).to_dict()["krylov_tol"] == 0.01
+    for bad in (0, 2, "x"):
+        with pytest.raises(ValueError, match="krylov_tol"):
+            SweepGrid.from_mapping({**base, "krylov_tol": bad})
+    out = tmp_path / "r"
+    assert main(["sweep", "--d", "12", "--alphas", "2.5", "--engine", "matrix_free", "--krylov-tol", "0.01",
+                 "--n-test", "500", "--out", str(out), "--quiet"]) == 0
+    assert pd.read_parquet(out / "runs.parquet")["krylov_tol"].tolist() == [0.01]
