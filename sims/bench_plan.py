@@ -97,9 +97,10 @@ def pass_bytes(d: int, k: int) -> int:
 
 
 def measure_passes(ds, alphas, eps: float = 0.5, gamma: float = 0.4, g: str = "tanh", seed: int = 0,
-                   progress=None) -> list[dict]:
+                   progress=None, tol: float = 1e-4) -> list[dict]:
     """Passes per checkpoint of the matrix-free engine on the nested grid n = round(d^alpha) of each d (warm starts,
-    the learner's defaults), with the seconds each checkpoint took here. One entry per (d, alpha)."""
+    the learner's defaults but ``tol``, its relative residual), with the seconds each checkpoint took here. One entry
+    per (d, alpha)."""
     import hierarchical_model as hm
     from hierarchical_model.engines import LabelTransform, MatrixFreeEngine, StreamSource, engine_batch_chunks
 
@@ -109,8 +110,8 @@ def measure_passes(ds, alphas, eps: float = 0.5, gamma: float = 0.4, g: str = "t
         ns = sorted({round(d ** a) for a in alphas})
         src = StreamSource(teacher, "train", ns[-1], seed, engine_batch_chunks("matrix_free", teacher.features, teacher.d1 + 10))
         # one small solve first compiles the programs of this batch shape; then a fresh engine walks the grid
-        MatrixFreeEngine(teacher.features, src, LabelTransform(), seed=seed).top_eigenpairs(ns[0], teacher.d1)
-        engine = MatrixFreeEngine(teacher.features, src, LabelTransform(), seed=seed)
+        MatrixFreeEngine(teacher.features, src, LabelTransform(), seed=seed, tol=tol).top_eigenpairs(ns[0], teacher.d1)
+        engine = MatrixFreeEngine(teacher.features, src, LabelTransform(), seed=seed, tol=tol)
         for n in ns:
             t0 = time.perf_counter()
             _, _, info = engine.top_eigenpairs(n, teacher.d1)
@@ -217,7 +218,8 @@ def format_plan(p: dict) -> str:
         f"= {f['total']:.3g} flops; {p['bytes_per_sample']:.3g} bytes; intensity {p['intensity']:.0f} flop/byte",
         f"device: peak {p['peak_flops'] / 1e12:.3g} TFLOP/s ({p['peak_source']}) x efficiency {p['efficiency']:.2f} "
         f"({p['efficiency_source']}; a pass reached {p['achieved_here'] / 1e9:.1f} GFLOP/s here)",
-        f"passes per checkpoint: MEASURED at d = {', '.join(map(str, ds))} (nested, warm starts); the prediction takes "
+        f"passes per checkpoint (Krylov tol {p.get('krylov_tol', 1e-4):g}): MEASURED at d = {', '.join(map(str, ds))} "
+        f"(nested, warm starts); the prediction takes "
         f"d = {p['d_ref']}'s times (D / D_{p['d_ref']})^(1/3) = {p['pass_scale']:.2f} (EXTRAPOLATED to d = {g['d']}; on an "
         f"H200 at d = 400 this held up to n ~ 3e4 and fell short 2-3x at n ~ 1e5-3e5: measure with --check-d)",
         "",

@@ -27,6 +27,9 @@ def register(sub):
                       help="fraction of the peak a pass reaches (default: measured here at the largest --measure-ds)")
     plan.add_argument("--measure-ds", default="16,24,32", help="dimensions where the passes are measured (default 16,24,32)")
     plan.add_argument("--rate-d", default="100", help="dimension where the flop rate of one pass is measured (default 100)")
+    plan.add_argument("--krylov-tol", default="1e-4",
+                      help="the matrix-free engine's relative residual for every measured solve (default 1e-4, the "
+                           "learner's; hmodel run/sweep --krylov-tol)")
     plan.add_argument("--check-d", default=None,
                       help="also run one seed of the grid at this d here and compare it with its own prediction "
                            "(up to 400: the paper's d itself on a device)")
@@ -58,13 +61,15 @@ def _plan(args) -> int:
                                                            0.0, 1.0, lo_open=True)
     say = lambda r: print(f"[plan] d={r['d']} n={r['n']}: {r['passes']} passes, {r['seconds']:.2f} s",  # noqa: E731
                           file=sys.stderr, flush=True)
-    measured = measure_passes(ds, grid.alphas, eps, grid.gamma, grid.g, progress=say)
+    tol = check_float("krylov_tol", _number(args.krylov_tol, float, "krylov_tol"), 0.0, 1.0, lo_open=True)
+    measured = measure_passes(ds, grid.alphas, eps, grid.gamma, grid.g, progress=say, tol=tol)
     rate = measure_pass_rate(rate_d, 20_000, eps) if eff is None else None
     result = plan(grid, measured, peak, eff, source, rate)
     result["rate"] = rate
+    result["krylov_tol"] = tol
     result["measured"] = measured
     if check_d is not None:
-        check = measure_passes([check_d], check_alphas, eps, grid.gamma, grid.g, progress=say)
+        check = measure_passes([check_d], check_alphas, eps, grid.gamma, grid.g, progress=say, tol=tol)
         here = peak if source == "measured here" else measure_peak(2048)["gflops"] * 1e9
         # the check runs here, so it is predicted at this machine's rate: the same pass-rate measurement
         rate_here = rate or measure_pass_rate(rate_d, 20_000, eps)

@@ -58,7 +58,8 @@ def test_cli_plan_prints_measured_and_extrapolated_parts(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, name", [(["--d", "1"], "d"), (["--efficiency", "1.5"], "efficiency"),
                                         (["--measure-ds", "6,x"], "measure_ds"), (["--peak-tflops", "-1"], "peak_tflops"),
-                                        (["--check-d", "401"], "check_d"), (["--check-alphas", "2:1:0.1"], "alphas")])
+                                        (["--check-d", "401"], "check_d"), (["--check-alphas", "2:1:0.1"], "alphas"),
+                                        (["--krylov-tol", "0"], "krylov_tol")])
 def test_cli_plan_refuses_bad_values_in_one_line(argv, name, capsys):
     assert main(["bench", "--plan", *argv]) == 2
     err = capsys.readouterr().err.strip()
@@ -71,8 +72,18 @@ def test_cli_plan_checks_its_own_prediction_on_the_check_alphas(tmp_path, capsys
     out = tmp_path / "plan.json"
     assert main(["bench", "--plan", "--d", "50", "--alphas", "1.5:2.5:0.5", "--measure-ds", "6,8", "--rate-d", "8",
                  "--check-d", "10", "--check-alphas", "1.5:2.0:0.5", "--out", str(out)]) == 0
-    assert "check at d = 10, alphas 1.5:2.0" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "check at d = 10, alphas 1.5:2.0" in text and "Krylov tol 0.0001" in text
     r = json.loads(out.read_text())
     assert [row["n"] for row in r["check_rows"]] == [round(10 ** 1.5), 100]
     assert r["check"]["measured_passes"] == sum(row["passes"] for row in r["check_rows"])
     assert r["check"]["predicted_passes"] >= 2 and r["check"]["alphas"] == [1.5, 2.0]
+
+
+def test_plan_measures_passes_at_the_given_krylov_tol():
+    """measure_passes(tol=...) is the engine at that tol: a looser residual takes no more passes on the same grid."""
+    from sims.bench_plan import measure_passes
+
+    strict, loose = (measure_passes([10], (1.5, 2.0, 2.5), tol=tol) for tol in (1e-4, 1e-2))
+    assert [r["n"] for r in strict] == [r["n"] for r in loose]
+    assert sum(r["passes"] for r in loose) < sum(r["passes"] for r in strict)
