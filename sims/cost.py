@@ -13,7 +13,7 @@ latent directions, k = d1 + 10 Krylov vectors:
 - dense layer 1: the q = 2 moment kernel executes 1/3 of the general product's 2 D^2 flops per sample
   (`_moment_kernel.executed_fraction`), the block-triangle kernel of q = 3 about 1/2; one float64 eigh of
   ~10 D^3 flops per sample size; memory `dense_bytes(D)` = 24 D^2 bytes;
-- matrix-free layer 1: ~MF_PASSES streamed passes, each 2 D k flops per sample plus regenerating it;
+- matrix-free layer 1: ~MF_PASSES (D / 1830)^(1/3) streamed passes, each 2 D k flops per sample plus regenerating it;
   memory ~ (depth + 2) D k float64 for the Krylov basis;
 - layer 2 and the readout: two more passes over n, the validation (5000) and test samples one each.
 """
@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from .bench_plan import PASS_EXPONENT
 
 __all__ = ["Estimate", "estimate_run", "estimate_sweep", "estimate_theory", "estimate_check", "DENSE_FLOPS_PER_S",
            "STREAM_FLOPS_PER_S", "EIGH_FLOPS_PER_S", "START_S", "THEORY_S_PER_SAMPLE", "BOOT_S_PER_ENTRY"]
@@ -38,9 +40,11 @@ EIGH_FLOPS_PER_S = 5e9
 STREAM_FLOPS_PER_S = 3e9
 # Start-up of one command or one sweep task: imports and the JIT compilation of its programs (10-25 s).
 START_S = 15.0
-# Typical block Krylov passes of the matrix-free engine for the first n (41 measured above); warm-started
-# later sizes of a nested grid need fewer, counted as half.
+# Typical block Krylov passes of the matrix-free engine for the first n (41 measured above, d = 60: D = 1830);
+# warm-started later sizes of a nested grid need fewer, counted as half. At other D they scale as D^(1/3)
+# (`bench_plan.PASS_EXPONENT`, measured over d = 16..48; an H200 at d = 400 took 69-285).
 MF_PASSES = 40
+MF_PASSES_D = 1830
 # `hmodel theory`: 26 s at --n-mc 50000 and 71 s at 200000 for d1 = 6: ~5e-5 s per (Monte Carlo sample x
 # latent direction), the finite-size thresholds' repeated label laws dominating.
 THEORY_S_PER_SAMPLE = 5e-5
@@ -112,7 +116,8 @@ def estimate_run(D: int, d1: int, q: int, ns, n_test: int, engine: str, *, fresh
         eigh = 10.0 * D**3 * len(ns)
         memory = dense_bytes(D)
     else:
-        passes = [MF_PASSES if (i == 0 or not nested) else MF_PASSES // 2 for i in range(len(ns))]
+        first = MF_PASSES * (D / MF_PASSES_D) ** PASS_EXPONENT
+        passes = [first if (i == 0 or not nested) else first / 2 for i in range(len(ns))]
         stream += sum(p * n * (gen + 2.0 * D * k) for p, n in zip(passes, ns))
         samples += sum(p * n for p, n in zip(passes, ns))
         memory = 8.0 * D * k * 6 * 2  # Krylov basis (depth + 2 blocks) and its images

@@ -132,6 +132,13 @@ def test_cost_estimate_scales_and_the_refusal_states_it(capsys):
     assert small.bytes >= 24 * 820**2
     mf = cost.estimate_run(80200, 20, 2, [10**6, 2 * 10**6], 10000, "matrix_free")
     assert mf.bytes < 2**30 < mf.flops and mf.rows == 2
+    # the matrix-free passes grow as D^(1/3) from the calibration's D = 1830: the first n of a nested grid streams
+    # MF_PASSES (D / 1830)^(1/3) passes more than the dense engine's samples (counted in ``samples``)
+    for D, passes in ((1830, cost.MF_PASSES), (80200, cost.MF_PASSES * (80200 / 1830) ** (1 / 3))):
+        extra = (cost.estimate_run(D, 20, 2, [10**6], 10000, "matrix_free").samples
+                 - cost.estimate_run(D, 20, 2, [10**6], 10000, "dense").samples)
+        assert extra == pytest.approx(passes * 10**6, rel=1e-12)
+    assert cost.MF_PASSES * (80200 / 1830) ** (1 / 3) == pytest.approx(141.0, abs=0.1)
     assert main(["run", "--n", "400000000", "--max-hours", "1"]) == 2
     line = capsys.readouterr().err.strip()
     assert "n=400000000" in line and "samples" in line and "flops" in line and "GiB" in line and "--yes" in line
