@@ -24,8 +24,9 @@ def register(sub):
     p.add_argument("--law-draws", type=int, default=1, help="average the prediction over this many Monte Carlo draws of "
                                                             "the label law (default 1; theory.predict's law_draws)")
     p.add_argument("--selection", default="soft",
-                   help="Algorithm 1's selection of the d1 largest |eigenvalues|: soft (default), hard, or measure "
-                        "(Hermite model: read off spectral measures, an option; theory.spectral_measure)")
+                   help="Algorithm 1's selection of the d1 largest |eigenvalues|: soft (default), hard, measure "
+                        "(Hermite model: read off spectral measures, an option; theory.spectral_measure) or extremes "
+                        "(Hermite model: the separated extreme samples as explicit spikes; theory.extreme_samples)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     add_cost_options(p)
     p.set_defaults(func=main)

@@ -43,6 +43,8 @@ from .label_laws import label_law, signed_lam
 from .remainder import hermite_setup
 from .selection import RULES
 
+HERMITE_RULES = ("measure", "extremes")  # selection rules derived for the Hermite input model only
+
 __all__ = ["Prediction", "predict", "label_variance", "model_at_n", "selection_rule", "finite_size_thresholds", "mse_from_overlaps",
            "average_predictions", "LAW_DRAW_STRIDE"]
 
@@ -99,10 +101,11 @@ class Prediction:
 
 def selection_rule(config, selection: str = "soft") -> str:
     """The selection rule, refused in one line where it is not derived: 'soft' and 'hard' (`theory.selection`) serve
-    both input models, 'measure' (`theory.spectral_measure`) the Hermite model only."""
-    selection = check_choice("selection", selection, RULES + ("measure",))
-    if selection == "measure" and config.input_model != "hermite":
-        raise ValueError(f"selection='measure' is not allowed for input_model={config.input_model!r}: it is derived for "
+    both input models, 'measure' (`theory.spectral_measure`) and 'extremes' (`theory.extreme_samples`) the Hermite
+    model only."""
+    selection = check_choice("selection", selection, RULES + HERMITE_RULES)
+    if selection in HERMITE_RULES and config.input_model != "hermite":
+        raise ValueError(f"selection={selection!r} is not allowed for input_model={config.input_model!r}: it is derived for "
                          "the Hermite input model; use 'soft' or 'hard'")
     return selection
 
@@ -143,7 +146,13 @@ def model_at_n(config, lam=None, seed=None, estimator: str = "paper", n_mc: int 
     law, rem = hermite_setup(config, lam, A, estimator, n_mc, mcs, remainder)
     meta.update(model=model_name(rem.kind), remainder=rem.kind, centre=law.centre, mean_W=law.mean,
                 mse="readout of the Gaussian-equivalent model (finite_size.mse_from_overlaps)")
-    return lam, (lambda n, n_cells=60: predict_n_hermite(n, D, law, rem, n_cells, tails, selection)), meta
+    pool = None
+    if selection == "extremes":
+        from .extreme_samples import POOL, extreme_pool
+
+        pool = extreme_pool(config, lam, estimator, seed=mcs + 17)
+        meta["extreme_pool"] = POOL
+    return lam, (lambda n, n_cells=60: predict_n_hermite(n, D, law, rem, n_cells, tails, selection, pool)), meta
 
 
 def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int | None = None, readout_degree: int = 5,
@@ -162,7 +171,9 @@ def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int | None = None, 
     ``selection``: 'soft' (default: the probability that each outlier is among the d1 largest |eigenvalues| under a
     finite sample's fluctuations), 'hard' (the all-or-nothing deterministic rule), both `theory.selection`, or
     'measure' (Hermite model, `theory.spectral_measure`: the mass of each u_i's spectral measure beyond the d1-th
-    largest |eigenvalue|; measured against 'soft' in `theory.hermite_finite`).
+    largest |eigenvalue|; measured against 'soft' in `theory.hermite_finite`) or 'extremes' (Hermite model,
+    `theory.extreme_samples`: the samples that separate from the bulk as explicit spikes coupled to the directions,
+    from a pool of their own; the better rule for the chaos estimator with heavy-tailed labels, measured there).
     ``law_draws``: the mean of that many predictions, each on its own Monte Carlo draw of the label law and of M's
     coefficients (seeds mc_seed + k * LAW_DRAW_STRIDE); meta["cos2_mc_se"] (N, d1) is the standard error of that mean
     (NaN for one draw). Why: where an outlier and the bulk's edge are within the selection's fluctuation scale

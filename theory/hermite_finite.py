@@ -12,8 +12,8 @@ Per n (c = D/n), the steps of `theory.finite_size` with the Hermite pieces:
    estimator) and its A V A part with the coefficients `remainder.operator_coef` projected from E[C] (paper
    estimator; 'auto' takes the exact spec(M_perp) there up to EXACT_MAX_D, whose isolated outer eigenvalues are
    C's eigenvalues outside span(A) beyond the bulk);
-3. the d1-largest-|eigenvalue| selection: rule 'soft' of `theory.selection.select` by default, or rule 'measure' of
-   `theory.spectral_measure`, which reads cos^2_i off u_i's spectral measure beyond the fluctuating d1-th largest
+3. the d1-largest-|eigenvalue| selection: rule 'soft' of `theory.selection.select` by default, rule 'extremes' of
+   `theory.extreme_samples` (below), or rule 'measure' of `theory.spectral_measure`, which reads cos^2_i off u_i's spectral measure beyond the fluctuating d1-th largest
    |eigenvalue|, both from the law of n samples, so that a direction whose outlier lies among single-sample
    eigenvalues shares its overlap with them. 'soft' counts, for each outlier, the eigenvalues each
    direction adds to or takes from the outer bulk counted by the spectral shift (K3) of `theory.selection`, M's spurious
@@ -33,7 +33,13 @@ Per n (c = D/n), the steps of `theory.finite_size` with the Hermite pieces:
    direction 6 at 0.21 predicted, 0.54 simulated). It also loses for tanh, whose outliers are isolated: its Gaussian
    count fluctuation (X3) is coarser than 'soft''s draws. Its count of eigenvalues beyond t matches the simulation's
    within 0.5-1.5 for the chaos estimator at n = 64000; for the paper estimator it is 1-6 short in the outer bulk
-   (the edge's outward shift that the quadratic form q below causes). So 'soft' stays the default;
+   (the edge's outward shift that the quadratic form q below causes). So 'soft' stays the default.
+   Rule 'extremes' (`theory.extreme_samples`, stop 23) keeps the bulk of 'measure' and puts the separated samples
+   back as a Poisson number of discrete spikes, each coupled to the directions through its own h1, with the
+   overlaps from the residues of a (d1 + m)-square system. Same grid, 16 streams / one stream: 0.064 / 0.081,
+   0.040 / 0.049, 0.179 / 0.212, 0.093 / 0.101 (tanh paper, tanh chaos, id paper, id chaos): the best rule for the
+   chaos estimator, not for the paper one (whose outer-bulk deficit it exposes: 'soft''s edge at the largest
+   sample had compensated for it), so an option;
 4. the MSE from the overlaps (`finite_size.mse_from_overlaps`, whose readout model is the Gaussian-equivalent one).
 The first-order-in-link M uses nu_1 lambda_i (exact for g = id).
 
@@ -81,6 +87,7 @@ from __future__ import annotations
 import numpy as np
 
 from .hermite_bulk import Bulk, bulk_at, bulk_cells
+from .extreme_samples import select_extremes
 from .hermite_spikes import outliers, overlap_density, resolvent_diag, spurious_outliers
 from .selection import direction_sd, edge_scale, outlier_sd, select, shift_mass
 from .spectral_measure import RESOLUTION, measure_select
@@ -97,16 +104,20 @@ def model_name(kind: str) -> str:
             "none": "hermite radial W-law (M = 0)"}[kind]
 
 
-def predict_n_hermite(n: int, D: int, law, rem, n_cells: int = 60, tails: bool = True, selection: str = "soft") -> dict:
+def predict_n_hermite(n: int, D: int, law, rem, n_cells: int = 60, tails: bool = True, selection: str = "soft",
+                      pool=None) -> dict:
     """One n: bulk edges, outliers, selection ('soft', 'hard' or 'measure') and cos^2 of the Hermite model (module
     docstring, steps 1-3). 'soft' and 'hard' (`theory.selection`) take the outliers from the law truncated to the
     range n samples cover (`LabelLaw.truncated`); 'measure' (`theory.spectral_measure`) from the bulk of n samples
-    without the single samples that separate from it (`hermite_bulk.bulk_at`, (M5))."""
-    bulk = bulk_at(n, D, law, rem) if selection == "measure" else Bulk(D / n, law.truncated(n), rem)
+    without the single samples that separate from it (`hermite_bulk.bulk_at`, (M5)); 'extremes'
+    (`theory.extreme_samples`) on that bulk, with the separated samples drawn from ``pool`` (`extreme_pool`)."""
+    bulk = bulk_at(n, D, law, rem) if selection in ("measure", "extremes") else Bulk(D / n, law.truncated(n), rem)
     lw = bulk.law
     om_edges = bulk.edge_omegas()
     edges = bulk.edges(om_edges)
     z, c2 = outliers(bulk, om_edges)
+    if selection == "extremes":
+        return _predict_extremes(n, D, bulk, om_edges, edges, z, n_cells, pool)
     singles = None
     if tails and selection == "measure" and law.extremes is not None:
         singles = single_sample_outliers(bulk, om_edges, n, law.extremes)
@@ -137,3 +148,16 @@ def predict_n_hermite(n: int, D: int, law, rem, n_cells: int = 60, tails: bool =
     if singles is not None:
         out["tail_outliers"] = float(tail_count(np.array([0.0]), *singles)[0])
     return out
+
+
+def _predict_extremes(n, D, bulk, om_edges, edges, z, n_cells, pool) -> dict:
+    """Rule 'extremes' (`theory.extreme_samples`) on the bulk of n samples without its separated ones (M5); M's
+    spurious directions compete as eigenvalues without overlap."""
+    cells = bulk_cells(bulk, edges, n_grid=n_cells)
+    shift = shift_mass(resolvent_diag(bulk, cells["om_lo"]), resolvent_diag(bulk, cells["om_hi"]))
+    mass = np.clip(D * cells["mass"] + shift.sum(axis=1), 0.0, None)
+    spur = spurious_outliers(bulk, om_edges)
+    sel, cos2, info = select_extremes(bulk, om_edges, n, D, pool, cells, overlap_density(bulk, cells["om"]), mass,
+                                      edge_scale(cells, D, n_cells), fixed=spur)
+    return {"z": z, "edges": edges, "spurious": spur, "cos2": cos2, "selected": sel, "separated": info["separated"],
+            "tail_outliers": float(sum(info["separated"]))}

@@ -39,7 +39,7 @@ from hierarchical_model._validation import check_choice, check_int
 
 from .label_laws import LabelLaw, compress_samples, signed_lam
 
-__all__ = ["ESTIMATORS", "kappa", "spike_lengthening", "radial_samples", "weight_law", "hermite_label_law",
+__all__ = ["ESTIMATORS", "kappa", "spike_lengthening", "radial_samples", "sample_weights", "weight_law", "hermite_label_law",
            "check_estimator"]
 
 ESTIMATORS = ("paper", "chaos")
@@ -93,16 +93,23 @@ def chaos_atoms(s, d: int):
     return f * r1, f * (r2 - b2 * d * s), f * f * (r2 * r2 + b2 * (d * s) ** 2)
 
 
+def sample_weights(y, s, d: int, estimator: str = "paper") -> np.ndarray:
+    """Each sample's weight in C: W = kappa s^2 y (W1, paper estimator) or the main atom f r1 y (W3, chaos)."""
+    y, s = np.asarray(y, np.float64), np.asarray(s, np.float64)
+    return kappa(d) * s * s * y if estimator == "paper" else chaos_atoms(s, d)[0] * y
+
+
 def weight_law(y, s, d: int, stats, estimator: str = "paper", n_atoms: int = 300) -> LabelLaw:
     """(W1)-(W4) from joint samples: atoms W (paper: kappa s^2 y; chaos: f r1 y) with the spike statistics
     ``stats`` (N, k), mean E[W], the centre (shift) and extra_var of the estimator, the raw tails of W and their
     fits (`label_laws.ExtremeTail`, the TAIL_FRACTION most extreme weights of each side)."""
     y, s = np.asarray(y, np.float64), np.asarray(s, np.float64)
+    W = sample_weights(y, s, d, estimator)
     if estimator == "paper":
-        W, shift, extra = kappa(d) * s * s * y, float(y.mean()), 0.0
+        shift, extra = float(y.mean()), 0.0
     else:
-        main, minor, minor2 = chaos_atoms(s, d)
-        W, shift, extra = main * y, -float(np.mean(y * (1.0 + minor))), float(np.mean(y * y * minor2))
+        _, minor, minor2 = chaos_atoms(s, d)
+        shift, extra = -float(np.mean(y * (1.0 + minor))), float(np.mean(y * y * minor2))
     law = compress_samples(W, stats, n_atoms, tail_fraction=TAIL_FRACTION)
     srt = np.sort(W)
     k = min(TAIL, W.size // 2)

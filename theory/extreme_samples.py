@@ -1,0 +1,222 @@
+"""Selection rule 'extremes' (Hermite model): the samples that separate from the bulk as explicit rank-one spikes,
+coupled to the directions u_i (issue 11, item 4; HERMITE.md section 3; MODEL.md section 2, step 1).
+
+Why. With heavy-tailed weights (g = id, W ~ kappa s^2 h2) a few samples of extreme W give C eigenvalues of their
+own beyond the bulk (`theory.tails`, (T1)). They are not independent of the directions: |W| is large because some
+h1_i^2 are, so each such sample's eigenvector carries overlap with u_i, and a direction whose outlier lies among
+them shares its overlap with them. Rule 'soft' keeps them as overlap-free competitors on the law truncated at the
+largest sample (whose edge then lies at that one sample's eigenvalue); rule 'measure' spreads them into a smooth
+density. Here they are what they are in a finite sample: a Poisson number of discrete spikes, each with its own
+weight and its own h1.
+
+The model (conditional Gaussian equivalence, as (M2)-(M4) of `theory.hermite_bulk`, `theory.hermite_spikes`).
+C = C_rest + sum_mu (W_mu/n) g_mu g_mu^T over the separated samples mu, g_mu = sum_i z_mu,i u_i + g_perp, where
+C_rest is the bulk of the other samples with the directions' spikes (`hermite_bulk.bulk_at`, (M5)), whose Schur
+complement on span(A) is diag f_i(omega) (M3) and whose normalised trace is m_M(omega). A sample separates when
+its pole lies beyond the bulk's edge: W beyond W*_side = -1/(c m_M(omega_edge)). With R = (C_rest - zeta)^-1,
+Woodbury gives U^T (C - zeta)^-1 U = K^-1, K = diag f_i + Z^T Delta^-1 Z, Delta_mu = n/W_mu + g_perp^T R g_perp
+(cross terms between independent Gaussian parts dropped), so zeta = zeta(omega) outside the bulk is an eigenvalue
+of C iff the (d1 + m)-square symmetric matrix
+    H(omega) = [[diag(f_i(omega) + delta_i), Z^T], [Z, -diag(n/W_mu + q_mu(omega))]]                      (D1)
+is singular, Z (m, d1) the separated samples' z. H is monotone in omega outside the bulk (f_i' < 0, m_M' > 0),
+so each of its sorted eigenvalues crosses zero at most once on each side: the roots are their sign changes on a
+log grid of omega from the edge outwards, placed by linear interpolation (two close roots are two eigenvalues,
+never a missed pair of sign changes of det H). K^-1 is the span(A) block of H^-1; its residue at a root with
+null vector w = (w_A, w_S) gives the eigenvector's overlaps
+    (u_i . psi)^2 = w_i^2 zeta'(omega) / (-sum_i w_i^2 f_i'(omega) + D m_M'(omega) |w_S|^2),               (D2)
+which at m = 0 is (M4); a sample alone (Z = 0) sits at (T1). Each sample's own quadratic form is
+    q_mu(omega) = D m_M(omega) + sqrt(2 D m_M'(omega) / zeta'(omega)) xi_mu,   xi_mu ~ N(0, 1),               (D3)
+its mean and its Gaussian fluctuation (Var g^T R g = 2 tr R^2 = 2 D dm/dzeta).
+
+Fluctuations, per Monte Carlo draw (``draws`` of them, from a fixed seed): on each side a Poisson number of
+separated samples of rate n P(W beyond W*), each a sample (W, z) of `extreme_pool` (its own 4M Monte Carlo draws,
+of which the 20000 most extreme per side are kept: at d = 40, g = id, n = 64000 a sample separates with
+probability 6e-5, 25 samples of the label law's 400000, and a rate off by 30% moved the weakest directions' cos^2
+by 0.2 for one teacher); delta_i ~ N(0, Var(W (h_i^2 - 1))/n), the fluctuation of u_i^T C u_i over the bulk's law;
+the bulk's edges shifted by Tracy-Widom (`selection.edge_scale`). Per draw Algorithm 1's d1 slots are filled by
+magnitude from the roots (one eigenvalue each), M's spurious eigenvalues (``fixed``) and the bulk's cells (their
+eigenvalue counts with the directions' spectral shift (K3), `selection.shift_mass`, and the overlap density of
+(M3)); cos^2_i is the mean over draws of the selected roots' (D2) plus the selected cells' overlap. P(selected)_i
+is the selected share of the roots' overlap with u_i.
+
+Checked (tests/theory/test_extreme_samples.py): at m = 0 the roots and (D2) are (M3)-(M4); a planted sample of
+weight 1.5 W* with z = 7 along u (D = 300, n = 3000, pure noise) at 0.7871 with overlap 0.1012, simulated
+0.7885 +- 0.0028 and 0.1020 +- 0.0014 (uncoupled: 0.729; naive overlap z^2/(z^2 + D): 0.140).
+
+Measured (issue 11, stop 23, d = 40, eps = 0.5, gamma = 0.4, teachers 0-3, n = 4000..64000, n_mc = 400000; largest
+error of a seed-mean per-direction cos^2, against the mean of 16 data streams per teacher / against one stream;
+tanh paper, tanh chaos, id paper, id chaos):
+- 'extremes': 0.064 / 0.081, 0.040 / 0.049, 0.179 / 0.212, 0.093 / 0.101; per-teacher root mean square error
+  0.035, 0.021, 0.067, 0.032;
+- 'soft' (the default): 0.037 / 0.070, 0.038 / 0.081, 0.111 / 0.110, 0.117 / 0.142; rms 0.026, 0.016, 0.061, 0.065.
+So 'extremes' halves the error of the chaos estimator with g = id and holds for tanh, where no sample separates.
+For the paper estimator with g = id it is right up to n = 16000 (within 0.02) and over-predicts the weak
+majority-side directions beyond (n = 64000: 0.59 against 0.41): the simulated outer bulk on the majority side
+holds 2-4 more eigenvalues than bulk_at's edge (teacher 3, 6 streams, beyond 0.6 / 0.7 / 0.8: 11.8 / 5.5 / 3.2
+simulated, 7.7 / 3.7 / 2.3 predicted), the per-sample quadratic form of the Kronecker-sum part that
+`theory.hermite_finite` does not model; 'soft''s edge at the largest sample compensates for it by accident. For
+the chaos estimator the counts agree (teacher 2, n = 64000, beyond 0.5 / 0.6 / 0.7 on the majority side: 9.3 /
+3.8 / 1.8 simulated, 9.0 / 4.0 / 1.4 predicted) and what remains (weak directions 0.05-0.17 high at n = 64000)
+is how their overlap is shared among the eigenvalues near the edge.
+
+Pipeline layer: selection (`theory.PIPELINE`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .hermite_spikes import spike_function, spike_function_deriv
+from .selection import TW1_MEAN, TW1_SD
+
+__all__ = ["ExtremePool", "extreme_pool", "separation_weights", "separated_pool", "roots", "select_extremes", "DRAWS",
+           "GRID", "POOL", "POOL_KEEP"]
+
+DRAWS = 300  # Monte Carlo draws of the separated samples per n
+GRID = 1200  # omega points per side, log-spaced from the edge outwards
+POOL = 4_000_000  # Monte Carlo draws of (s, z, y) for the separated samples
+POOL_KEEP = 20_000  # the most extreme of them kept per side
+
+
+@dataclass(frozen=True)
+class ExtremePool:
+    """The most extreme Monte Carlo samples of each side of the weight law: weights ``w`` (k,) and their latent
+    ``z`` (k, d1) (h1 = s sqrt(kappa) z, signed), ``keep`` of each side out of ``n_pool`` draws."""
+
+    w: np.ndarray
+    z: np.ndarray
+    n_pool: int
+    keep: int
+
+
+def extreme_pool(config, lam, estimator: str, n_pool: int = POOL, keep: int = POOL_KEEP, seed: int = 0,
+                 chunk: int = 1_000_000) -> ExtremePool:
+    """`ExtremePool` of ``n_pool`` draws of (s, z, y) (`hermite_law.radial_samples`, seeds seed, seed + 1, ... per
+    chunk), weights by `hermite_law.sample_weights`. A pool of its own, larger than the label law's Monte Carlo:
+    at d = 40, g = id, n = 64000 a sample separates with probability 6e-5, about 25 samples of the law's 400000,
+    and the selection of the weakest directions follows that rate."""
+    from .hermite_law import radial_samples, sample_weights
+
+    lam = np.asarray(lam, np.float64)
+    ws, zs = np.zeros(0), np.zeros((0, lam.size))
+    for k, start in enumerate(range(0, n_pool, chunk)):
+        s, z, y = radial_samples(config, lam, min(chunk, n_pool - start), seed + k)
+        ws = np.concatenate([ws, sample_weights(y, s, config.d, estimator)])
+        zs = np.concatenate([zs, z])
+        order = np.argsort(ws, kind="stable")
+        if ws.size > 2 * keep:
+            order = np.concatenate([order[:keep], order[-keep:]])
+        ws, zs = ws[order], zs[order]
+    return ExtremePool(w=ws, z=zs, n_pool=n_pool, keep=keep)
+
+
+def separation_weights(bulk, om_edges) -> tuple[float, float]:
+    """(W*_left, W*_right): a sample separates from the bulk when its weight lies beyond W*_side = -1/(c m_M) at
+    that side's edge ((M5) of `theory.hermite_bulk`)."""
+    return tuple(float(-1.0 / (bulk.c * bulk.rem.st(oe))) for oe in om_edges)
+
+
+def separated_pool(pool: ExtremePool, w_star: float, side: float, n: int):
+    """(W (k,), z (k, d1), rate): the pool's samples beyond ``w_star`` on ``side`` and the expected number
+    n P(W beyond w_star) of such samples among n."""
+    beyond = side * pool.w > side * w_star
+    count = int(beyond.sum())
+    if count >= pool.keep:
+        warnings.warn(f"selection='extremes' at n={n}: more than the {pool.keep} most extreme of {pool.n_pool} pool "
+                      "samples separate; their rate is underestimated", RuntimeWarning, stacklevel=3)
+    return pool.w[beyond], pool.z[beyond], n * count / pool.n_pool
+
+
+class _Side:
+    """Everything of (D1)-(D2) that does not depend on a draw, on a grid of omega from one edge outwards."""
+
+    def __init__(self, bulk, om_edge: float, side: float, grid: int):
+        d1 = bulk.law.a.shape[0]
+        self.side = side
+        self.om = om_edge + side * np.geomspace(1e-9, 1e3, grid) * (1.0 + abs(om_edge))
+        self.f = np.stack([spike_function(bulk, self.om, i) for i in range(d1)], axis=1)  # (G, d1)
+        self.fp = np.stack([spike_function_deriv(bulk, self.om, i) for i in range(d1)], axis=1)
+        self.mM, self.dmM = bulk.rem.st(self.om), bulk.rem.st(self.om, deriv=True)
+        self.zeta, self.dzeta = bulk.zeta(self.om), bulk.dzeta(self.om)
+
+
+def roots(sd: _Side, delta, W, Z, n: int, D: int, xi=None) -> tuple[np.ndarray, np.ndarray]:
+    """(zeta (r,), overlaps (r, d1)): the eigenvalues of C beyond one edge, roots of (D1), and their (D2), for the
+    separated samples (W (m,), Z (m, d1)) and the diagonal shifts ``delta`` (d1,). ``xi`` (m,): standard normal
+    fluctuations of the samples' g_perp^T R g_perp about D m_M, of variance 2 tr R^2 = 2 D m_M'/zeta' (D3)."""
+    d1, m = sd.f.shape[1], W.size
+    k = d1 + m
+    H = np.zeros((sd.om.size, k, k))
+    H[:, np.arange(d1), np.arange(d1)] = sd.f + delta
+    if m:
+        H[:, :d1, d1:] = Z.T
+        H[:, d1:, :d1] = Z
+        quad = D * sd.mM[:, None]
+        if xi is not None:
+            quad = quad + np.sqrt(2.0 * D * sd.dmM / sd.dzeta)[:, None] * np.asarray(xi)[None, :]
+        H[:, np.arange(d1, k), np.arange(d1, k)] = -(n / W[None, :] + quad)
+    lam = np.linalg.eigvalsh(H)  # (G, k) ascending, each continuous and monotone in omega
+    j, col = np.nonzero(np.sign(lam[1:]) != np.sign(lam[:-1]))
+    if j.size == 0:
+        return np.zeros(0), np.zeros((0, d1))
+    t = lam[j, col] / (lam[j, col] - lam[j + 1, col])  # linear interpolation between grid points j and j + 1
+
+    def at(a):
+        return a[j] + t.reshape((-1,) + (1,) * (a.ndim - 1)) * (a[j + 1] - a[j])
+
+    Hr, fp, dm, dz = at(H), at(sd.fp), at(sd.dmM), at(sd.dzeta)
+    ev, V = np.linalg.eigh(Hr)
+    w = V[np.arange(j.size), :, np.argmin(np.abs(ev), axis=1)]  # null vectors (r, k)
+    den = -np.sum(w[:, :d1] ** 2 * fp, axis=1) + D * dm * np.sum(w[:, d1:] ** 2, axis=1)
+    return at(sd.zeta), np.clip(w[:, :d1] ** 2 * (dz / den)[:, None], 0.0, 1.0)
+
+
+def select_extremes(bulk, om_edges, n: int, D: int, pool: ExtremePool, cells: dict, overlap, mass, tw, *, fixed=None,
+                    draws: int = DRAWS, grid: int = GRID, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Rule 'extremes' (module docstring) on ``bulk`` (`hermite_bulk.bulk_at`, with its edge omegas): the cells of
+    `hermite_bulk.bulk_cells` (right side first), the overlap density (cells, d1), the eigenvalue count per cell
+    ``mass`` (cells,) and the Tracy-Widom scales ``tw`` = (left, right); ``fixed``: further eigenvalues without overlap
+    (M's spurious directions, `hermite_spikes.spurious_outliers`). Returns (P(selected) (d1,), cos^2 (d1,),
+    info: expected separated samples per side and roots per draw)."""
+    rng = np.random.default_rng(seed)
+    fixed = np.abs(np.zeros(0) if fixed is None else np.asarray(fixed, np.float64))
+    law = bulk.law
+    d1 = law.a.shape[0]
+    a2 = law.a2 if law.a2 is not None else 3.0 * (1.0 + law.a) ** 2 - 2.0 * law.a - 1.0
+    sd1 = np.sqrt(np.maximum((law.w**2 * a2) @ law.p - ((law.w * law.a) @ law.p) ** 2, 0.0) / n)
+    sides, pools = [], []
+    for k, (side, w_star) in enumerate(zip((-1.0, 1.0), separation_weights(bulk, om_edges))):
+        sides.append(_Side(bulk, om_edges[k], side, grid))
+        pools.append(separated_pool(pool, w_star, side, n))
+    n_half = cells["mid"].size // 2
+    right = np.arange(cells["mid"].size) < n_half
+    bulk_overlap = cells["dl"][:, None] * np.clip(overlap, 0.0, None)
+    cos2, sel, tot, n_roots = np.zeros(d1), np.zeros(d1), np.zeros(d1), 0.0
+    for _ in range(draws):
+        delta = sd1 * rng.standard_normal(d1)
+        eta = TW1_MEAN + TW1_SD * rng.standard_normal(2)
+        cmag = np.abs(cells["mid"] + np.where(right, tw[1] * eta[1], -tw[0] * eta[0]))
+        zs, ovs = [], []
+        for sd, (W, Z, rate) in zip(sides, pools):
+            m = rng.poisson(rate) if W.size else 0
+            pick = rng.integers(0, W.size, m)
+            z, ov = roots(sd, delta, W[pick], Z[pick], n, D, rng.standard_normal(m))
+            zs.append(z)
+            ovs.append(ov)
+        z, ov = np.concatenate(zs), np.concatenate(ovs)
+        n_roots += z.size
+        mags = np.concatenate([np.abs(z), cmag, fixed])
+        masses = np.concatenate([np.ones(z.size), mass, np.ones(fixed.size)])
+        order = np.argsort(-mags, kind="stable")
+        before = np.cumsum(masses[order]) - masses[order]
+        frac = np.empty(mags.size)
+        frac[order] = np.clip((d1 - before) / np.maximum(masses[order], 1e-300), 0.0, 1.0)
+        cos2 += frac[:z.size] @ ov + frac[z.size:z.size + cmag.size] @ bulk_overlap
+        sel += frac[:z.size] @ ov
+        tot += ov.sum(axis=0)
+    prob = np.where(tot > 0, sel / np.maximum(tot, 1e-300), 0.0)
+    info = {"separated": [p[2] for p in pools], "roots": n_roots / draws}
+    return prob, np.clip(cos2 / draws, 0.0, 1.0), info
