@@ -54,18 +54,19 @@ def test_explicit_lam_and_the_chaos_estimator_of_the_hermite_model(capsys):
     assert out["theory_model"].startswith("hermite radial W-law") and len(out["cos2_pred"]) == 3
 
 
-def test_selection_option_is_theory_predicts_rule(capsys):
-    """--selection measure (Hermite model) prints the prediction of theory.predict(selection='measure') for the same
-    teacher and law, and says which rule it used."""
+@pytest.mark.parametrize("rule", ["measure", "extremes"])
+def test_selection_option_is_theory_predicts_rule(capsys, rule):
+    """--selection measure / extremes (Hermite model) prints the prediction of theory.predict(selection=rule) for
+    the same teacher and law, and says which rule it used."""
     import theory
 
     argv = ["theory", "--d", "12", "--gamma", "0.4", "--g", "id", "--n-mc", "20000", "--n", "3000", "--seed", "1",
-            "--selection", "measure", "--json"]
+            "--selection", rule, "--json"]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     cfg = hm.TeacherConfig(d=12, gamma=0.4, g="id")
-    pred = theory.predict(cfg, [3000], seed=1, n_mc=20000, mc_seed=1, selection="measure")
-    assert out["selection"] == "measure"
+    pred = theory.predict(cfg, [3000], seed=1, n_mc=20000, mc_seed=1, selection=rule)
+    assert out["selection"] == rule
     np.testing.assert_allclose(out["cos2_pred"], pred.cos2[0], atol=1e-12)
 
 
@@ -73,7 +74,8 @@ def test_selection_option_is_theory_predicts_rule(capsys):
                                        (["--n-mc", "10"], "n_mc"), (["--d", "1"], "d"), (["--lam", "0.5,0.5"], "lam"),
                                        (["--lam", "a,b,c"], "lam"), (["--estimator", "chaos"], "estimator"),
                                        (["--estimator", "both"], "estimator"), (["--law-draws", "0"], "law_draws"),
-                                       (["--selection", "best"], "selection"), (["--selection", "measure"], "selection")])
+                                       (["--selection", "best"], "selection"), (["--selection", "measure"], "selection"),
+                                       (["--selection", "extremes"], "selection")])
 def test_bad_input_exits_2_with_one_line(capsys, bad, name):
     assert main(SMALL + bad + ["--json"]) == 2
     cap = capsys.readouterr()
