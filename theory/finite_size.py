@@ -148,10 +148,10 @@ def model_at_n(config, lam=None, seed=None, estimator: str = "paper", n_mc: int 
                 mse="readout of the Gaussian-equivalent model (finite_size.mse_from_overlaps)")
     pool = None
     if selection == "extremes":
-        from .extreme_samples import POOL, extreme_pool
+        from .extreme_samples import PoolCache
 
-        pool = extreme_pool(config, lam, estimator, seed=mcs + 17)
-        meta["extreme_pool"] = POOL
+        pool = PoolCache(config, lam, estimator, seed=mcs + 17)
+        meta["extreme_pool"] = "extreme_samples.pool_size(n) draws"
     return lam, (lambda n, n_cells=60: predict_n_hermite(n, D, law, rem, n_cells, tails, selection, pool)), meta
 
 

@@ -110,7 +110,7 @@ def predict_n_hermite(n: int, D: int, law, rem, n_cells: int = 60, tails: bool =
     docstring, steps 1-3). 'soft' and 'hard' (`theory.selection`) take the outliers from the law truncated to the
     range n samples cover (`LabelLaw.truncated`); 'measure' (`theory.spectral_measure`) from the bulk of n samples
     without the single samples that separate from it (`hermite_bulk.bulk_at`, (M5)); 'extremes'
-    (`theory.extreme_samples`) on that bulk, with the separated samples drawn from ``pool`` (`extreme_pool`)."""
+    (`theory.extreme_samples`) on that bulk, with the separated samples drawn from ``pool`` (`extreme_samples.PoolCache`)."""
     bulk = bulk_at(n, D, law, rem) if selection in ("measure", "extremes") else Bulk(D / n, law.truncated(n), rem)
     lw = bulk.law
     om_edges = bulk.edge_omegas()
@@ -157,7 +157,7 @@ def _predict_extremes(n, D, bulk, om_edges, edges, z, n_cells, pool) -> dict:
     shift = shift_mass(resolvent_diag(bulk, cells["om_lo"]), resolvent_diag(bulk, cells["om_hi"]))
     mass = np.clip(D * cells["mass"] + shift.sum(axis=1), 0.0, None)
     spur = spurious_outliers(bulk, om_edges)
-    sel, cos2, info = select_extremes(bulk, om_edges, n, D, pool, cells, overlap_density(bulk, cells["om"]), mass,
+    sel, cos2, info = select_extremes(bulk, om_edges, n, D, pool.get(n), cells, overlap_density(bulk, cells["om"]), mass,
                                       edge_scale(cells, D, n_cells), fixed=spur)
     return {"z": z, "edges": edges, "spurious": spur, "cos2": cos2, "selected": sel, "separated": info["separated"],
             "tail_outliers": float(sum(info["separated"]))}

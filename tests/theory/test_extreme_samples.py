@@ -113,3 +113,23 @@ def test_extreme_pool_keeps_the_most_extreme_samples_with_their_z():
     np.testing.assert_array_equal(pool.w, w[ends])
     np.testing.assert_array_equal(pool.z, z[ends])
     assert pool.n_pool == 3000 and pool.keep == 100
+
+
+def test_pool_grows_with_n_and_is_drawn_once_per_size(monkeypatch):
+    """`pool_size` = max(POOL, POOL_PER_N n) up to POOL_MAX; `PoolCache` keeps its pool for the n it covers and
+    draws a larger one (the same fraction kept) for a larger n."""
+    import theory.extreme_samples as es
+
+    assert es.pool_size(1000) == es.POOL and es.pool_size(10**9) == es.POOL_MAX
+    assert es.pool_size(325_289) == es.POOL_PER_N * 325_289
+    monkeypatch.setattr(es, "POOL", 4000)
+    monkeypatch.setattr(es, "POOL_KEEP", 20)
+    monkeypatch.setattr(es, "POOL_PER_N", 2)
+    monkeypatch.setattr(es, "POOL_MAX", 10_000)
+    cfg = hm.TeacherConfig(d=20, eps=0.5, gamma=0.4, g="id", input_model="hermite")
+    cache = es.PoolCache(cfg, signed_lam(cfg, None, 0), "paper", seed=3)
+    first = cache.get(1000)
+    assert first.n_pool == 4000 and first.keep == 20 and first.w.size == 40 and cache.get(2000) is first
+    bigger = cache.get(3000)
+    assert bigger.n_pool == 6000 and bigger.keep == 30 and cache.get(1000) is bigger
+    assert cache.get(10**6).n_pool == 10_000
