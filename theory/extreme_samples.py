@@ -26,38 +26,51 @@ null vector w = (w_A, w_S) gives the eigenvector's overlaps
     (u_i . psi)^2 = w_i^2 zeta'(omega) / (-sum_i w_i^2 f_i'(omega) + D m_M'(omega) |w_S|^2),               (D2)
 which at m = 0 is (M4); a sample alone (Z = 0) sits at (T1). Each sample's own quadratic form is
     q_mu(omega) = D m_M(omega) + sqrt(2 D m_M'(omega) / zeta'(omega)) xi_mu,   xi_mu ~ N(0, 1),               (D3)
-its mean and its Gaussian fluctuation (Var g^T R g = 2 tr R^2 = 2 D dm/dzeta).
+its mean and its Gaussian fluctuation (Var g^T R g = 2 tr R^2 = 2 D dm/dzeta). Where M_perp is exact (kind 'exact',
+with its eigenvectors v_k; the paper estimator's default up to `remainder.EXACT_MAX_D`), each sample's form is instead
+its own: with p_k = (v_k . g_mu)^2 from its input x (`sample_directions`),
+    q_mu(omega) = g_mu^T (M_perp - omega)^-1 g_mu = sum_k p_k / (mu_k - omega),   q_mu' = sum_k p_k / (mu_k - omega)^2,  (D4)
+which enters (D1), (D2) (in place of D m_M') and the separation test 1 + W q_mu(omega_edge)/n <= 0. Why: a sample
+of extreme W has its g along the outer eigenvectors of M's Kronecker-sum part E[G] (+) E[G] (|W| is large because
+h1_i^2 is, and E[G] ~ sum_i kappa_i A_i^2), so its form is larger than D m_M and it separates sooner and further
+out: at d = 40, g = id, n = 64000, teacher 3, the separated samples' rate doubles (2.1 / 2.4 -> 4.5 / 5.3 per side)
+and the eigenvalues beyond 0.6 / 0.7 / 0.8 on the majority side go from 7.3 / 3.9 / 2.4 to 9.6 / 4.6 / 2.7
+(simulated 11.8 / 5.5 / 3.2, 6 streams). Checked against a planted sample on a structured M (tests).
 
 Fluctuations, per Monte Carlo draw (``draws`` of them, from a fixed seed): on each side a Poisson number of
-separated samples of rate n P(W beyond W*), each a sample (W, z) of `extreme_pool` (its own Monte Carlo draws,
-4M or 50 n (`pool_size`), of which the most extreme 0.5% per side are kept: at d = 40, g = id, n = 64000 a sample
-separates with probability 6e-5, 25 samples of the label law's 400000, and a rate off by 30% moved the weakest
-directions' cos^2 by 0.2 for one teacher); delta_i ~ N(0, Var(W (h_i^2 - 1))/n), the fluctuation of u_i^T C u_i over the bulk's law;
-the bulk's edges shifted by Tracy-Widom (`selection.edge_scale`). Per draw Algorithm 1's d1 slots are filled by
-magnitude from the roots (one eigenvalue each), M's spurious eigenvalues (``fixed``) and the bulk's cells (their
-eigenvalue counts with the directions' spectral shift (K3), `selection.shift_mass`, and the overlap density of
-(M3)); cos^2_i is the mean over draws of the selected roots' (D2) plus the selected cells' overlap. P(selected)_i
-is the selected share of the roots' overlap with u_i.
+separated samples of rate n P(separate), each a sample (W, z, x) of `extreme_pool` (its own Monte Carlo draws of
+true Hermite inputs, 4M or 50 n (`pool_size`), of which the most extreme 0.5% per side are kept: at d = 40, g = id,
+n = 64000 a sample separates with probability 6e-5, 25 samples of the label law's 400000, and a rate off by 30%
+moved the weakest directions' cos^2 by 0.2 for one teacher); delta_i ~ N(0, Var(W (h_i^2 - 1))/n), the
+fluctuation of u_i^T C u_i over the bulk's law; the bulk's edges shifted by Tracy-Widom (`selection.edge_scale`).
+Per draw Algorithm 1's d1 slots are filled by magnitude from the roots (one eigenvalue each), M's spurious
+eigenvalues (``fixed``) and the bulk's cells (their eigenvalue counts with the directions' spectral shift (K3),
+`selection.shift_mass`, and the overlap density of (M3)); cos^2_i is the mean over draws of the selected roots'
+(D2) plus the selected cells' overlap. P(selected)_i is the selected share of the roots' overlap with u_i.
 
 Checked (tests/theory/test_extreme_samples.py): at m = 0 the roots and (D2) are (M3)-(M4); a planted sample of
 weight 1.5 W* with z = 7 along u (D = 300, n = 3000, pure noise) at 0.7871 with overlap 0.1012, simulated
 0.7885 +- 0.0028 and 0.1020 +- 0.0014 (uncoupled: 0.729; naive overlap z^2/(z^2 + D): 0.140).
 
-Measured (issue 11, stop 23, d = 40, eps = 0.5, gamma = 0.4, teachers 0-3, n = 4000..64000, n_mc = 400000; largest
-error of a seed-mean per-direction cos^2, against the mean of 16 data streams per teacher / against one stream;
-tanh paper, tanh chaos, id paper, id chaos):
-- 'extremes': 0.064 / 0.081, 0.040 / 0.049, 0.179 / 0.212, 0.093 / 0.101; per-teacher root mean square error
-  0.035, 0.021, 0.067, 0.032;
+Measured (issue 11, d = 40, eps = 0.5, gamma = 0.4, teachers 0-3, n = 4000..64000, n_mc = 400000; largest error
+of a seed-mean per-direction cos^2, against the mean of 16 data streams per teacher / against one stream; per-teacher
+root mean square error against the 16 streams):
+- g = id, stop 24 (true-input pool; (D4) on the exact M_perp, which 'auto' now takes for both estimators under this
+  rule): paper 0.098 / 0.131 (rms 0.040), chaos 0.068 / 0.103 (rms 0.027); mean q_h within 0.059 / 0.028.
+  The steps, 16 streams: paper 0.179 (stop 23) -> 0.182 (true-input pool) -> 0.098 (with (D4)); chaos 0.093 ->
+  0.090 (exact M_perp, radial pool) -> 0.089 (true-input pool, semicircle M) -> 0.068 (both, and (D4)).
+- stop 23 (radial pool, (D3) only), tanh paper, tanh chaos, id paper, id chaos: 0.064 / 0.081, 0.040 / 0.049,
+  0.179 / 0.212, 0.093 / 0.101; rms 0.035, 0.021, 0.067, 0.032. For tanh no sample separates, so neither the
+  pool nor (D4) changes it;
 - 'soft' (the default): 0.037 / 0.070, 0.038 / 0.081, 0.111 / 0.110, 0.117 / 0.142; rms 0.026, 0.016, 0.061, 0.065.
-So 'extremes' halves the error of the chaos estimator with g = id and holds for tanh, where no sample separates.
-For the paper estimator with g = id it is right up to n = 16000 (within 0.02) and over-predicts the weak
-majority-side directions beyond (n = 64000: 0.59 against 0.41): the simulated outer bulk on the majority side
-holds 2-4 more eigenvalues than bulk_at's edge (teacher 3, 6 streams, beyond 0.6 / 0.7 / 0.8: 11.8 / 5.5 / 3.2
-simulated, 7.7 / 3.7 / 2.3 predicted), the per-sample quadratic form of the Kronecker-sum part that
-`theory.hermite_finite` does not model; 'soft''s edge at the largest sample compensates for it by accident. For
-the chaos estimator the counts agree (teacher 2, n = 64000, beyond 0.5 / 0.6 / 0.7 on the majority side: 9.3 /
-3.8 / 1.8 simulated, 9.0 / 4.0 / 1.4 predicted) and what remains (weak directions 0.05-0.17 high at n = 64000)
-is how their overlap is shared among the eigenvalues near the edge.
+So for g = id 'extremes' is the better rule for both estimators (and for the chaos estimator within the issue's
+0.08 against 16 streams). What it still misses, for the paper estimator at n = 64000: the weak majority-side
+directions 0.06-0.15 high per teacher (direction 3: 0.51 against 0.41). The simulated outer bulk on that side
+holds more eigenvalues than the prediction (teacher 3, 6 streams, beyond 0.6 / 0.7 / 0.8: 11.8 / 5.5 / 3.2
+simulated; 7.3 / 3.9 / 2.4 with (D3), 9.6 / 4.6 / 2.7 with (D4)): the rest is the quadratic form of the bulk's
+own samples (`theory.hermite_finite`, "Not modelled in the bulk"). For the chaos estimator the counts agree
+(teacher 2, n = 64000, beyond 0.5 / 0.6 / 0.7 on the majority side: 9.3 / 3.8 / 1.8 simulated, 9.0 / 4.0 / 1.4
+predicted with (D3)).
 
 Pipeline layer: selection (`theory.PIPELINE`).
 """
@@ -69,50 +82,103 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .hermite_law import kappa, sample_weights
 from .hermite_spikes import spike_function, spike_function_deriv
 from .selection import TW1_MEAN, TW1_SD
 
-__all__ = ["ExtremePool", "extreme_pool", "pool_size", "PoolCache", "separation_weights", "separated_pool", "roots", "select_extremes", "DRAWS",
-           "GRID", "POOL", "POOL_KEEP"]
+__all__ = ["ExtremePool", "extreme_pool", "pool_size", "PoolCache", "separation_weights", "separated_pool",
+           "input_samples", "sample_directions", "quadratic_weights", "roots", "select_extremes", "DRAWS", "GRID",
+           "POOL", "POOL_KEEP", "CANDIDATE", "CANDIDATES"]
 
 DRAWS = 300  # Monte Carlo draws of the separated samples per n
 GRID = 1200  # omega points per side, log-spaced from the edge outwards
-POOL = 4_000_000  # Monte Carlo draws of (s, z, y) for the separated samples, at least
+POOL = 4_000_000  # Monte Carlo draws of true Hermite inputs for the separated samples, at least
 POOL_KEEP = 20_000  # the most extreme of POOL kept per side (the same fraction of a larger pool)
 POOL_PER_N = 50  # beyond n = POOL / POOL_PER_N the pool grows with n ...
 POOL_MAX = 64_000_000  # ... up to this many draws
+CANDIDATE = 0.5  # (D4): pool samples beyond CANDIDATE x W* are tested for separation with their exact quadratic form
+CANDIDATES = 4000  # ... at most this many per side (a stratified subsample of them beyond)
 
 
 @dataclass(frozen=True)
 class ExtremePool:
-    """The most extreme Monte Carlo samples of each side of the weight law: weights ``w`` (k,) and their latent
-    ``z`` (k, d1) (h1 = s sqrt(kappa) z, signed), ``keep`` of each side out of ``n_pool`` draws."""
+    """The most extreme Monte Carlo samples of each side of the weight law: weights ``w`` (k,), their latent
+    ``z`` (k, d1) (the coordinates of g on the directions, signed) and inputs ``x`` (k, d), ``keep`` of each side out of
+    ``n_pool`` draws."""
 
     w: np.ndarray
     z: np.ndarray
     n_pool: int
     keep: int
+    x: np.ndarray | None = None
 
 
-def extreme_pool(config, lam, estimator: str, n_pool: int = POOL, keep: int = POOL_KEEP, seed: int = 0,
+def extreme_pool(config, lam, estimator: str, A, n_pool: int = POOL, keep: int = POOL_KEEP, seed: int = 0,
                  chunk: int = 1_000_000) -> ExtremePool:
-    """`ExtremePool` of ``n_pool`` draws of (s, z, y) (`hermite_law.radial_samples`, seeds seed, seed + 1, ... per
-    chunk), weights by `hermite_law.sample_weights`. A pool of its own, larger than the label law's Monte Carlo:
-    at d = 40, g = id, n = 64000 a sample separates with probability 6e-5, about 25 samples of the law's 400000,
-    and the selection of the weakest directions follows that rate."""
-    from .hermite_law import radial_samples, sample_weights
-
+    """`ExtremePool` of ``n_pool`` true Hermite inputs of the teacher with directions ``A`` (d1, D) and signed
+    ``lam`` (`input_samples`, seeds seed, seed + 1, ... per chunk), weights by
+    `hermite_law.sample_weights`. A pool of its own, larger than the label law's Monte Carlo: at d = 40, g = id,
+    n = 64000 a sample separates with probability 6e-5, about 25 samples of the law's 400000, and the selection of
+    the weakest directions follows that rate. True inputs, not the radial mixture's Gaussian z: h1 = A F(x) given s
+    is not Gaussian in the far tail that the pool is made of (issue 11, stop 24, d = 40, g = id, chaos estimator:
+    the largest per-direction error against 16 data streams 0.090 with the radial pool, 0.069 with true inputs)."""
     lam = np.asarray(lam, np.float64)
-    ws, zs = np.zeros(0), np.zeros((0, lam.size))
+    ws, zs, xs = np.zeros(0), np.zeros((0, lam.size)), np.zeros((0, config.d))
     for k, start in enumerate(range(0, n_pool, chunk)):
-        s, z, y = radial_samples(config, lam, min(chunk, n_pool - start), seed + k)
+        x, s, z, y = input_samples(config, lam, A, min(chunk, n_pool - start), seed + k)
         ws = np.concatenate([ws, sample_weights(y, s, config.d, estimator)])
-        zs = np.concatenate([zs, z])
+        zs, xs = np.concatenate([zs, z]), np.concatenate([xs, x])
         order = np.argsort(ws, kind="stable")
         if ws.size > 2 * keep:
             order = np.concatenate([order[:keep], order[-keep:]])
-        ws, zs = ws[order], zs[order]
-    return ExtremePool(w=ws, z=zs, n_pool=n_pool, keep=keep)
+        ws, zs, xs = ws[order], zs[order], xs[order]
+    return ExtremePool(w=ws, z=zs, n_pool=n_pool, keep=keep, x=xs)
+
+
+def input_samples(config, lam, A, n_mc: int, seed: int, chunk: int = 100_000):
+    """(x, s, z, y) of true Hermite inputs x ~ N(0, I_d) from default_rng(seed): s = |x|^2/d, h1 = A F(x) exactly,
+    as the quadratic forms h1_i = (x^T A_i x - tr A_i)/sqrt 2 (A_i the symmetric d x d matrix of row i of A, MODEL.md
+    section 1), y = g(h2(h1)) + sigma xi, and z = U Gt / sqrt(kappa) the coordinates of the sample's Gt on the
+    orthonormal directions U = A (rows orthonormal), Gt = (F - sqrt(d/2) (s - 1) e0)/s as in (W1) of
+    `theory.hermite_law`:
+        z_i = (h1_i - (s - 1) tr A_i / sqrt 2) / (s sqrt(kappa)).
+    Unlike `hermite_law.radial_samples`, h1 keeps its exact (non-Gaussian) law given s, which matters in the far
+    tails of W."""
+    from hierarchical_model import make_link
+    from hierarchical_model._validation import check_int
+
+    from .remainder import symmetric_basis
+
+    rng = np.random.default_rng(check_int("seed", seed, 0, 2**31 - 1))
+    d, lam = config.d, np.asarray(lam, np.float64)
+    Am = np.einsum("kD,Dij->kij", np.asarray(A, np.float64), symmetric_basis(d))
+    trA = np.trace(Am, axis1=1, axis2=2)
+    link = make_link(config.g)
+    x = rng.standard_normal((n_mc, d))
+    h1 = np.empty((n_mc, lam.size))
+    At = Am.transpose(1, 0, 2).reshape(d, -1)  # (d, d1 d): one GEMM for all directions
+    for a in range(0, n_mc, chunk):
+        xb = x[a:a + chunk]
+        h1[a:a + chunk] = (np.einsum("nke,ne->nk", (xb @ At).reshape(-1, lam.size, d), xb) - trA) / np.sqrt(2.0)
+    s = np.sum(x * x, axis=1) / d
+    y = np.asarray(link(((h1 * h1 - 1.0) @ lam) / np.sqrt(2.0)), np.float64)
+    if config.sigma > 0:
+        y = y + config.sigma * rng.standard_normal(n_mc)
+    z = (h1 - np.outer(s - 1.0, trA) / np.sqrt(2.0)) / (s * np.sqrt(kappa(d)))[:, None]
+    return x, s, z, y
+
+
+def sample_directions(x, d: int) -> np.ndarray:
+    """(k, D): each sample's Gt / sqrt(kappa) (the unit-covariance feature direction g of (W1)) in the feature basis
+    of MODEL.md section 1, from its input x (k, d): (F(x) - sqrt(d/2) (s - 1) e0) / (s sqrt(kappa)), e0 = I/sqrt d."""
+    from hierarchical_model import HermiteFeatures
+
+    x = np.asarray(x, np.float64)
+    F = np.asarray(HermiteFeatures(d, 2).explicit(x), np.float64)
+    s = np.sum(x * x, axis=1) / d
+    i, j = np.triu_indices(d)  # HermiteFeatures' multiset order
+    e0 = np.where(i == j, 1.0 / np.sqrt(d), 0.0)
+    return (F - np.sqrt(d / 2.0) * (s - 1.0)[:, None] * e0) / (s * np.sqrt(kappa(d)))[:, None]
 
 
 def pool_size(n: int) -> int:
@@ -127,8 +193,8 @@ class PoolCache:
     """`extreme_pool` of one teacher, estimator and seed, drawn on first use and drawn again, larger, when an n needs
     more draws (`pool_size`)."""
 
-    def __init__(self, config, lam, estimator: str, seed: int):
-        self.args, self.seed, self.pool = (config, lam, estimator), seed, None
+    def __init__(self, config, lam, estimator: str, seed: int, A):
+        self.args, self.seed, self.pool = (config, lam, estimator, A), seed, None
 
     def get(self, n: int) -> ExtremePool:
         size = pool_size(n)
@@ -144,15 +210,44 @@ def separation_weights(bulk, om_edges) -> tuple[float, float]:
     return tuple(float(-1.0 / (bulk.c * bulk.rem.st(oe))) for oe in om_edges)
 
 
-def separated_pool(pool: ExtremePool, w_star: float, side: float, n: int):
-    """(W (k,), z (k, d1), rate): the pool's samples beyond ``w_star`` on ``side`` and the expected number
-    n P(W beyond w_star) of such samples among n."""
-    beyond = side * pool.w > side * w_star
-    count = int(beyond.sum())
-    if count >= pool.keep:
-        warnings.warn(f"selection='extremes' at n={n}: more than the {pool.keep} most extreme of {pool.n_pool} pool "
-                      "samples separate; their rate is underestimated", RuntimeWarning, stacklevel=3)
-    return pool.w[beyond], pool.z[beyond], n * count / pool.n_pool
+def separated_pool(pool: ExtremePool, w_star: float, side: float, n: int, quad=None):
+    """(W (k,), z (k, d1), rate, P): the pool's samples that separate on ``side`` and the expected number n P(separate)
+    of such samples among n. Without ``quad``: those beyond ``w_star`` (a sample's quadratic form taken equal to its
+    mean, (D3)); with ``quad`` = (omega_edge, mu (K,), vectors (D, K)) of the exact M_perp: those whose own pole lies
+    beyond the edge, 1 + W q(omega_edge)/n <= 0 with q = sum_k p_k/(mu_k - omega) (D4), tested on the pool's samples
+    beyond CANDIDATE x w_star; where there are more than CANDIDATES of them, on CANDIDATES spread evenly over their
+    order in W (a stratified subsample, each standing for its share of the rate). P (k, K) their p_k (else None)."""
+    beyond = side * pool.w > side * (w_star if quad is None else CANDIDATE * w_star)
+    if quad is None:
+        count = int(beyond.sum())
+        if count >= pool.keep:
+            warnings.warn(f"selection='extremes' at n={n}: more than the {pool.keep} most extreme of {pool.n_pool} pool "
+                          "samples separate; their rate is underestimated", RuntimeWarning, stacklevel=3)
+        return pool.w[beyond], pool.z[beyond], n * count / pool.n_pool, None
+    idx = np.flatnonzero(beyond)
+    idx = idx[np.argsort(-side * pool.w[idx], kind="stable")]
+    whole_side = idx.size >= pool.keep
+    share = max(idx.size / CANDIDATES, 1.0)
+    if idx.size > CANDIDATES:
+        idx = idx[np.linspace(0, idx.size - 1, CANDIDATES).astype(int)]
+    om_e, mu, vectors = quad
+    P = quadratic_weights(pool.x[idx], vectors)
+    sep = 1.0 + pool.w[idx] * (P @ (1.0 / (mu - om_e))) / n <= 0
+    if whole_side and sep.size and sep[-1]:
+        warnings.warn(f"selection='extremes' at n={n}: the least extreme of the {pool.keep} pool samples kept per side "
+                      "separates; the rate of separated samples is underestimated", RuntimeWarning, stacklevel=3)
+    idx = idx[sep]
+    return pool.w[idx], pool.z[idx], n * idx.size * share / pool.n_pool, P[sep]
+
+
+def quadratic_weights(x, vectors) -> np.ndarray:
+    """(k, K): p_k = (v_k . g)^2 for each sample's feature direction g (`sample_directions`) on the
+    exact M_perp's eigenvectors v_k, so that its quadratic form is q(omega) = g^T (M_perp - omega)^-1 g =
+    sum_k p_k/(mu_k - omega) (D4); sum_k p_k ~ D - d1 on average."""
+    if x.shape[0] == 0:
+        return np.zeros((0, vectors.shape[1]))
+    d = x.shape[1]
+    return (sample_directions(x, d) @ vectors) ** 2
 
 
 class _Side:
@@ -166,12 +261,14 @@ class _Side:
         self.fp = np.stack([spike_function_deriv(bulk, self.om, i) for i in range(d1)], axis=1)
         self.mM, self.dmM = bulk.rem.st(self.om), bulk.rem.st(self.om, deriv=True)
         self.zeta, self.dzeta = bulk.zeta(self.om), bulk.dzeta(self.om)
+        self.r = None if bulk.rem.vectors is None else 1.0 / (bulk.rem.mu[None, :] - self.om[:, None])  # (G, K)
 
 
-def roots(sd: _Side, delta, W, Z, n: int, D: int, xi=None) -> tuple[np.ndarray, np.ndarray]:
+def roots(sd: _Side, delta, W, Z, n: int, D: int, xi=None, P=None) -> tuple[np.ndarray, np.ndarray]:
     """(zeta (r,), overlaps (r, d1)): the eigenvalues of C beyond one edge, roots of (D1), and their (D2), for the
-    separated samples (W (m,), Z (m, d1)) and the diagonal shifts ``delta`` (d1,). ``xi`` (m,): standard normal
-    fluctuations of the samples' g_perp^T R g_perp about D m_M, of variance 2 tr R^2 = 2 D m_M'/zeta' (D3)."""
+    separated samples (W (m,), Z (m, d1)) and the diagonal shifts ``delta`` (d1,). Each sample's quadratic form
+    g_perp^T R g_perp: exact from its ``P`` (m, K) when given ((D4), with the exact M_perp of ``sd``), else D m_M plus
+    ``xi`` (m,) standard normal fluctuations of variance 2 tr R^2 = 2 D m_M'/zeta' (D3)."""
     d1, m = sd.f.shape[1], W.size
     k = d1 + m
     H = np.zeros((sd.om.size, k, k))
@@ -179,9 +276,12 @@ def roots(sd: _Side, delta, W, Z, n: int, D: int, xi=None) -> tuple[np.ndarray, 
     if m:
         H[:, :d1, d1:] = Z.T
         H[:, d1:, :d1] = Z
-        quad = D * sd.mM[:, None]
-        if xi is not None:
-            quad = quad + np.sqrt(2.0 * D * sd.dmM / sd.dzeta)[:, None] * np.asarray(xi)[None, :]
+        if P is not None:
+            quad, dquad = sd.r @ P.T, (sd.r * sd.r) @ P.T
+        else:
+            quad, dquad = D * sd.mM[:, None], np.broadcast_to(D * sd.dmM[:, None], (sd.om.size, m))
+            if xi is not None:
+                quad = quad + np.sqrt(2.0 * D * sd.dmM / sd.dzeta)[:, None] * np.asarray(xi)[None, :]
         H[:, np.arange(d1, k), np.arange(d1, k)] = -(n / W[None, :] + quad)
     lam = np.linalg.eigvalsh(H)  # (G, k) ascending, each continuous and monotone in omega
     j, col = np.nonzero(np.sign(lam[1:]) != np.sign(lam[:-1]))
@@ -192,10 +292,12 @@ def roots(sd: _Side, delta, W, Z, n: int, D: int, xi=None) -> tuple[np.ndarray, 
     def at(a):
         return a[j] + t.reshape((-1,) + (1,) * (a.ndim - 1)) * (a[j + 1] - a[j])
 
-    Hr, fp, dm, dz = at(H), at(sd.fp), at(sd.dmM), at(sd.dzeta)
+    Hr, fp, dz = at(H), at(sd.fp), at(sd.dzeta)
     ev, V = np.linalg.eigh(Hr)
     w = V[np.arange(j.size), :, np.argmin(np.abs(ev), axis=1)]  # null vectors (r, k)
-    den = -np.sum(w[:, :d1] ** 2 * fp, axis=1) + D * dm * np.sum(w[:, d1:] ** 2, axis=1)
+    den = -np.sum(w[:, :d1] ** 2 * fp, axis=1)
+    if m:
+        den = den + np.sum(w[:, d1:] ** 2 * at(dquad), axis=1)
     return at(sd.zeta), np.clip(w[:, :d1] ** 2 * (dz / den)[:, None], 0.0, 1.0)
 
 
@@ -212,10 +314,12 @@ def select_extremes(bulk, om_edges, n: int, D: int, pool: ExtremePool, cells: di
     d1 = law.a.shape[0]
     a2 = law.a2 if law.a2 is not None else 3.0 * (1.0 + law.a) ** 2 - 2.0 * law.a - 1.0
     sd1 = np.sqrt(np.maximum((law.w**2 * a2) @ law.p - ((law.w * law.a) @ law.p) ** 2, 0.0) / n)
+    exact = bulk.rem.vectors is not None and pool.x is not None
     sides, pools = [], []
     for k, (side, w_star) in enumerate(zip((-1.0, 1.0), separation_weights(bulk, om_edges))):
         sides.append(_Side(bulk, om_edges[k], side, grid))
-        pools.append(separated_pool(pool, w_star, side, n))
+        quad = (om_edges[k], bulk.rem.mu, bulk.rem.vectors) if exact else None
+        pools.append(separated_pool(pool, w_star, side, n, quad))
     n_half = cells["mid"].size // 2
     right = np.arange(cells["mid"].size) < n_half
     bulk_overlap = cells["dl"][:, None] * np.clip(overlap, 0.0, None)
@@ -225,10 +329,11 @@ def select_extremes(bulk, om_edges, n: int, D: int, pool: ExtremePool, cells: di
         eta = TW1_MEAN + TW1_SD * rng.standard_normal(2)
         cmag = np.abs(cells["mid"] + np.where(right, tw[1] * eta[1], -tw[0] * eta[0]))
         zs, ovs = [], []
-        for sd, (W, Z, rate) in zip(sides, pools):
+        for sd, (W, Z, rate, P) in zip(sides, pools):
             m = rng.poisson(rate) if W.size else 0
             pick = rng.integers(0, W.size, m)
-            z, ov = roots(sd, delta, W[pick], Z[pick], n, D, rng.standard_normal(m))
+            xi = rng.standard_normal(m)
+            z, ov = roots(sd, delta, W[pick], Z[pick], n, D, xi, None if P is None else P[pick])
             zs.append(z)
             ovs.append(ov)
         z, ov = np.concatenate(zs), np.concatenate(ovs)

@@ -40,7 +40,7 @@ from .ge_finite import predict_n
 from .hermite_finite import model_name, predict_n_hermite
 from .hermite_law import check_estimator, radial_samples
 from .label_laws import label_law, signed_lam
-from .remainder import hermite_setup
+from .remainder import EXACT_MAX_D, hermite_setup
 from .selection import RULES
 
 HERMITE_RULES = ("measure", "extremes")  # selection rules derived for the Hermite input model only
@@ -143,6 +143,8 @@ def model_at_n(config, lam=None, seed=None, estimator: str = "paper", n_mc: int 
     else:
         A = np.linalg.qr(np.random.default_rng(mcs).standard_normal((D, d1)))[0].T
         meta["directions"] = f"Haar draw (seed {mcs}): lam given without the teacher"
+    if remainder == "auto" and selection == "extremes" and D <= EXACT_MAX_D:
+        remainder = "exact"  # its eigenvectors give each separated sample its own quadratic form (D4)
     law, rem = hermite_setup(config, lam, A, estimator, n_mc, mcs, remainder)
     meta.update(model=model_name(rem.kind), remainder=rem.kind, centre=law.centre, mean_W=law.mean,
                 mse="readout of the Gaussian-equivalent model (finite_size.mse_from_overlaps)")
@@ -150,7 +152,7 @@ def model_at_n(config, lam=None, seed=None, estimator: str = "paper", n_mc: int 
     if selection == "extremes":
         from .extreme_samples import PoolCache
 
-        pool = PoolCache(config, lam, estimator, seed=mcs + 17)
+        pool = PoolCache(config, lam, estimator, seed=mcs + 17, A=A)
         meta["extreme_pool"] = "extreme_samples.pool_size(n) draws"
     return lam, (lambda n, n_cells=60: predict_n_hermite(n, D, law, rem, n_cells, tails, selection, pool)), meta
 
@@ -165,7 +167,8 @@ def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int | None = None, 
     The teacher: ``seed`` (lam = Teacher(config, seed).lam, and its directions for M) or explicit signed ``lam``
     (teacher order); one is required, since the signs decide on which side of the bulk each spike sits.
     ``n_mc``: Monte Carlo size of the label law, drawn from ``mc_seed`` (default: ``seed``, else 0);
-    ``remainder``: 'auto' (exact for the paper estimator up to `remainder.EXACT_MAX_D`, else the semicircle;
+    ``remainder``: 'auto' (exact for the paper estimator, and for both with selection 'extremes', up to
+    `remainder.EXACT_MAX_D`, else the semicircle;
     `theory.remainder`), 'exact', 'semicircle', 'semicircle+spurious' or 'none' (Hermite M); ``tails``: count single-sample
     outliers (`theory.tails`); ``with_mse=False`` skips the MSE's Monte Carlo (mse_pred is then NaN);
     ``selection``: 'soft' (default: the probability that each outlier is among the d1 largest |eigenvalues| under a

@@ -36,18 +36,25 @@ Per n (c = D/n), the steps of `theory.finite_size` with the Hermite pieces:
    (the edge's outward shift that the quadratic form q below causes). So 'soft' stays the default.
    Rule 'extremes' (`theory.extreme_samples`, stop 23) keeps the bulk of 'measure' and puts the separated samples
    back as a Poisson number of discrete spikes, each coupled to the directions through its own h1, with the
-   overlaps from the residues of a (d1 + m)-square system. Same grid, 16 streams / one stream: 0.064 / 0.081,
-   0.040 / 0.049, 0.179 / 0.212, 0.093 / 0.101 (tanh paper, tanh chaos, id paper, id chaos): the best rule for the
-   chaos estimator, not for the paper one (whose outer-bulk deficit it exposes: 'soft''s edge at the largest
-   sample had compensated for it), so an option;
+   overlaps from the residues of a (d1 + m)-square system, each separated sample drawn from true Hermite inputs
+   with its own quadratic form (D4). Same grid, 16 streams / one stream: 0.064 / 0.081, 0.040 / 0.049 (tanh paper,
+   tanh chaos; stop 23, no sample separates), 0.098 / 0.131, 0.068 / 0.103 (id paper, id chaos; stop 24): the
+   better rule for g = id, worse than 'soft' for tanh, so an option;
 4. the MSE from the overlaps (`finite_size.mse_from_overlaps`, whose readout model is the Gaussian-equivalent one).
 The first-order-in-link M uses nu_1 lambda_i (exact for g = id).
 
-Not modelled: the per-sample quadratic form q = g^T (M_perp - omega)^-1 g / tr(M_perp - omega)^-1. Step 2
+Not modelled in the bulk: the per-sample quadratic form q = g^T (M_perp - omega)^-1 g / tr(M_perp - omega)^-1. Step 2
 takes it equal to 1 (conditional Gaussian equivalence), as for a Gaussian g. For the Hermite features, which
 are rank-one matrices d theta theta^T, it fluctuates from sample to sample through M's structured parts (A V A,
 Kronecker sum). Measured at d = 40, tanh, paper estimator, with the exact M_perp at the edge's omega: sd
-0.035-0.046 at n = 8000, 0.06-0.08 at n = 16000, 0.15-0.18 at n = 64000.
+0.035-0.046 at n = 8000, 0.06-0.08 at n = 16000, 0.15-0.18 at n = 64000. Rule 'extremes' gives each separated
+sample its own exact q ((D4) of `theory.extreme_samples`, issue 11 stop 24). For the bulk, a prototype of the
+anisotropic deterministic equivalent (R diagonal in M_perp's eigenbasis, per eigenvalue k the self-energy
+E[W p_k/(1 + W q/n)] - E[W p_k] + E[W] over true Hermite samples, p_k = (v_k . g)^2, since M already holds the
+mean E[W g g^T]) moved the count of eigenvalues beyond 0.6 / 0.7 / 0.8 on the majority side by +5.4 / +1.9 / +0.3
+(d = 40, g = id, paper estimator, teacher 3, n = 64000; its smooth law holds the separated samples too): the size
+of what the prediction lacks there without (D4) (simulated minus predicted: 4.5 / 1.6 / 0.8; 2.2 / 0.9 / 0.5 with
+(D4)). Not integrated: it replaces the scalar omega of (M2)-(M4) by one per eigenvalue of M_perp.
 
 The simulated outer eigenvalues lie 0.01-0.06 outside the predicted classical locations at n = 8000. Pure-noise
 spectra (M = 0, so q = 1) match. Two closures of the leave-one-out equations were tried, both with the law

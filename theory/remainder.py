@@ -66,6 +66,7 @@ class Remainder:
     b_mean: np.ndarray | None = None
     b_var: np.ndarray | None = None
     spurious: np.ndarray | None = None  # eigenvalues of the exact M_perp outside the semicircle's support
+    vectors: np.ndarray | None = None  # (D, D - d1) the exact M_perp's eigenvectors (columns, order of mu), feature basis
 
     def st(self, om, deriv: bool = False):
         """m_M(omega) (or its derivative) for real or complex omega (...,)."""
@@ -174,11 +175,12 @@ def remainder(teacher_A, lam, d: int, nu1: float, rho: float, estimator: str = "
         M = np.einsum("kij,Dij->kD", op(basis), basis) - iso * np.eye(D)
         Q = np.linalg.qr(np.concatenate([U.T, np.eye(D)], axis=1))[0][:, d1:D]  # basis of span(A)^perp
         mu, V = np.linalg.eigh(Q.T @ M @ Q)
-        return mu, (mvec @ Q @ V) ** 2
+        return mu, Q @ V
 
     if kind == "exact":
-        mu, b = exact_perp()
-        return Remainder(kind="exact", Mii=Mii, mu=mu, b=b, mean=float(mu.mean()), var=float(mu.var()))
+        mu, vec = exact_perp()
+        return Remainder(kind="exact", Mii=Mii, mu=mu, b=(mvec @ vec) ** 2, mean=float(mu.mean()), var=float(mu.var()),
+                         vectors=vec)
     # semicircle: Hutchinson moments of M_perp from 48 fixed probes; m_i's measure from m_i itself
     rng = np.random.default_rng(12345)
     G = rng.standard_normal((48, d, d))

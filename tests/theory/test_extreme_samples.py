@@ -79,12 +79,16 @@ def test_a_planted_sample_and_its_overlap_match_monte_carlo():
         assert abs(np.mean(sim) - pred) < 4 * se + 0.002, (pred, np.mean(sim), se)
 
 
-def test_extremes_rule_is_hermite_only_and_reproducible():
+def test_extremes_rule_is_hermite_only_and_reproducible(monkeypatch):
     """'extremes' is refused for the Gaussian-equivalent model in one line; for the Hermite model its cos^2 lie in
     [0, 1], repeat exactly, and at n where no sample separates (tanh) agree with 'soft' where every outlier is kept."""
     ge = hm.TeacherConfig(d=10, gamma=0.4, g="id", input_model="gaussian_equivalent")
     with pytest.raises(ValueError, match="selection='extremes' is not allowed for input_model='gaussian_equivalent'"):
         selection_rule(ge, "extremes")
+    import theory.extreme_samples as es
+
+    monkeypatch.setattr(es, "POOL", 500_000)  # a smaller pool: this test is about the rule, not its Monte Carlo size
+    monkeypatch.setattr(es, "POOL_PER_N", 1)
     cfg = hm.TeacherConfig(d=20, gamma=0.4, g="id", input_model="hermite")
     a = predict(cfg, [4000, 40_000], seed=0, n_mc=20_000, with_mse=False, estimator="chaos", selection="extremes")
     b = predict(cfg, [4000, 40_000], seed=0, n_mc=20_000, with_mse=False, estimator="chaos", selection="extremes")
@@ -98,21 +102,105 @@ def test_extremes_rule_is_hermite_only_and_reproducible():
 
 def test_extreme_pool_keeps_the_most_extreme_samples_with_their_z():
     """`extreme_pool` in chunks: the `keep` smallest and largest weights of all draws (chunk k from seed + k), each
-    with its own z."""
-    from theory.extreme_samples import extreme_pool
-    from theory.hermite_law import radial_samples, sample_weights
+    with its own z and input x."""
+    from theory.extreme_samples import extreme_pool, input_samples
+    from theory.hermite_law import sample_weights
 
     cfg = hm.TeacherConfig(d=20, eps=0.5, gamma=0.4, g="id", input_model="hermite")
-    lam = signed_lam(cfg, None, 0)
-    pool = extreme_pool(cfg, lam, "chaos", n_pool=3000, keep=100, seed=5, chunk=1000)
-    draws = [radial_samples(cfg, lam, 1000, 5 + k) for k in range(3)]
-    w = np.concatenate([sample_weights(y, s, cfg.d, "chaos") for s, _, y in draws])
-    z = np.concatenate([zz for _, zz, _ in draws])
+    lam, A = signed_lam(cfg, None, 0), hm.Teacher(cfg, 0).A
+    pool = extreme_pool(cfg, lam, "chaos", A, n_pool=3000, keep=100, seed=5, chunk=1000)
+    draws = [input_samples(cfg, lam, A, 1000, 5 + k) for k in range(3)]
+    w = np.concatenate([sample_weights(y, s, cfg.d, "chaos") for _, s, _, y in draws])
+    z = np.concatenate([zz for _, _, zz, _ in draws])
+    x = np.concatenate([xx for xx, _, _, _ in draws])
     order = np.argsort(w, kind="stable")
     ends = np.concatenate([order[:100], order[-100:]])
     np.testing.assert_array_equal(pool.w, w[ends])
     np.testing.assert_array_equal(pool.z, z[ends])
+    np.testing.assert_array_equal(pool.x, x[ends])
     assert pool.n_pool == 3000 and pool.keep == 100
+
+
+def test_input_samples_are_the_teachers_own_samples():
+    """`extreme_samples.input_samples`: h1 = A F(x) by quadratic forms equals the feature map's, y equals the teacher's
+    labels on the same x, and z is each sample's g = Gt/sqrt(kappa) (`sample_directions`) on the directions, with
+    A F = s sqrt(kappa) z + sqrt(d/2) (s - 1) (A e0) (W1). |g|^2 = |Gt|^2/kappa = (d - 1)(d + 2)/2 = D - 1 for every sample."""
+    from theory.extreme_samples import input_samples, sample_directions
+    from theory.hermite_law import kappa
+
+    cfg = hm.TeacherConfig(d=12, eps=0.5, gamma=0.4, g="id", input_model="hermite")
+    t = hm.Teacher(cfg, 0)
+    A = np.asarray(t.A, np.float64)
+    x, s, z, y = input_samples(cfg, t.lam, A, 4000, 3)
+    F = np.asarray(hm.HermiteFeatures(cfg.d, 2).explicit(x), np.float64)
+    i, j = np.triu_indices(cfg.d)
+    e0 = np.where(i == j, 1.0 / np.sqrt(cfg.d), 0.0)
+    np.testing.assert_allclose(s[:, None] * np.sqrt(kappa(cfg.d)) * z + np.sqrt(cfg.d / 2) * np.outer(s - 1, A @ e0), F @ A.T,
+                               atol=2e-5)
+    np.testing.assert_allclose(y, np.asarray(t.labels_noiseless(x), np.float64), atol=1e-4)
+    g = sample_directions(x, cfg.d)
+    np.testing.assert_allclose(g @ A.T, z, atol=2e-5)
+    np.testing.assert_allclose(np.sum(g * g, axis=1), cfg.D - 1, rtol=1e-5)
+
+
+def test_exact_quadratic_form_places_a_sample_aligned_with_m():
+    """(D4): a planted sample whose feature direction g lies mostly along the outer eigenvectors of a deterministic
+    M_perp (pure noise +-1, D = 300, n = 3000, M_perp = diag(linspace(-0.3, 0.3)), weight 1.3 W*, u-component 5).
+    With g's variance 8 on M's top 20 eigenvectors (|g|^2 = D - 1) the exact quadratic form q = sum_k p_k/(mu_k - omega)
+    puts the root at the simulated largest eigenvalue (measured: 0.8382 against 0.8413 +- 0.0020, overlap with u
+    0.0322 against 0.0320 +- 0.0008), where the mean D m_M of (D3) puts it at 0.787; with g off those eigenvectors
+    both are at the simulation (0.7821, 0.7868 against 0.7802). Tolerance: 4 standard errors of 60 simulations
+    plus 0.003."""
+    from theory.remainder import Remainder
+
+    D, n, reps, z0 = 300, 3000, 60, 5.0
+    K = D - 1
+    mu = np.linspace(-0.3, 0.3, K)
+    rem = Remainder(kind="exact", Mii=np.zeros(1), mu=mu, b=np.zeros((1, K)), mean=0.0, var=float(mu.var()),
+                    vectors=np.vstack([np.zeros(K), np.eye(K)]))
+    bulk = Bulk(D / n, atom_law(np.array([-1.0, 1.0]), np.array([0.5, 0.5]), np.zeros((1, 2))), rem)
+    oe = bulk.edge_omegas()
+    W0 = 1.3 * separation_weights(bulk, oe)[1]
+    sd = _Side(bulk, oe[1], 1.0, 2000)
+    rng = np.random.default_rng(1)
+    M = np.diag(np.concatenate([[0.0], mu]))
+    w = np.repeat([-1.0, 1.0], n // 2)
+    r_mean, _ = roots(sd, np.zeros(1), np.array([W0]), np.array([[z0]]), n, D)
+    for top_var in (0.0, 8.0):
+        gp = rng.standard_normal(K)
+        gp[-20:] *= np.sqrt(top_var)
+        gp *= np.sqrt(K) / np.linalg.norm(gp)
+        r, ov = roots(sd, np.zeros(1), np.array([W0]), np.array([[z0]]), n, D, P=gp[None, :] ** 2)
+        assert r.size == 1
+        g0 = np.concatenate([[z0], gp])
+        top, overlap = [], []
+        for _ in range(reps):
+            g = rng.standard_normal((n, D))
+            ev, V = np.linalg.eigh(M + (g * w[:, None]).T @ g / n + (W0 / n) * np.outer(g0, g0))
+            top.append(ev[-1])
+            overlap.append(V[0, -1] ** 2)
+        for pred, sim in ((r[0], top), (ov[0, 0], overlap)):
+            se = np.std(sim) / np.sqrt(reps)
+            assert abs(np.mean(sim) - pred) < 4 * se + 0.003, (top_var, pred, np.mean(sim), se)
+        if top_var:
+            assert np.mean(top) - r_mean[0] > 0.04  # the mean quadratic form misses it
+
+
+def test_exact_quadratic_form_with_mean_weights_is_the_mean_form():
+    """(D4) with p_k = D/K for every k (q = D m_M exactly) gives (D3)'s roots and overlaps without fluctuation."""
+    cfg, law, bulk = _hermite("id", "paper", n=16_000)
+    assert bulk.rem.vectors is not None
+    oe = bulk.edge_omegas()
+    K = bulk.rem.mu.size
+    for k, side in enumerate((-1.0, 1.0)):
+        sd = _Side(bulk, oe[k], side, 1200)
+        W = np.array([1.6, 2.5]) * separation_weights(bulk, oe)[k]
+        Z = np.random.default_rng(k).standard_normal((2, cfg.latent)) * 3
+        a = roots(sd, np.zeros(cfg.latent), W, Z, 16_000, cfg.D)
+        b = roots(sd, np.zeros(cfg.latent), W, Z, 16_000, cfg.D, P=np.full((2, K), cfg.D / K))
+        assert a[0].size >= 2
+        np.testing.assert_allclose(b[0], a[0], rtol=1e-10)
+        np.testing.assert_allclose(b[1], a[1], rtol=1e-8, atol=1e-12)
 
 
 def test_pool_grows_with_n_and_is_drawn_once_per_size(monkeypatch):
@@ -127,7 +215,7 @@ def test_pool_grows_with_n_and_is_drawn_once_per_size(monkeypatch):
     monkeypatch.setattr(es, "POOL_PER_N", 2)
     monkeypatch.setattr(es, "POOL_MAX", 10_000)
     cfg = hm.TeacherConfig(d=20, eps=0.5, gamma=0.4, g="id", input_model="hermite")
-    cache = es.PoolCache(cfg, signed_lam(cfg, None, 0), "paper", seed=3)
+    cache = es.PoolCache(cfg, signed_lam(cfg, None, 0), "paper", seed=3, A=hm.Teacher(cfg, 0).A)
     first = cache.get(1000)
     assert first.n_pool == 4000 and first.keep == 20 and first.w.size == 40 and cache.get(2000) is first
     bigger = cache.get(3000)
