@@ -26,7 +26,8 @@ def register(sub):
     p.add_argument("--selection", default="soft",
                    help="Algorithm 1's selection of the d1 largest |eigenvalues|: soft (default), hard, measure "
                         "(Hermite model: read off spectral measures, an option; theory.spectral_measure) or extremes "
-                        "(Hermite model: the separated extreme samples as explicit spikes; theory.extreme_samples)")
+                        "(Hermite model: the separated extreme samples as explicit spikes; theory.extreme_samples) or "
+                        "extremes+anisotropic (the same on the anisotropic bulk, exact M; theory.anisotropic_bulk)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     add_cost_options(p)
     p.set_defaults(func=main)

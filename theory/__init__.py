@@ -24,6 +24,7 @@ PIPELINE = (
     ("selection", "selection", "Algorithm 1's d1 largest-|eigenvalue| selection, soft or hard"),
     ("spectral_measure", "selection", "the selection read off spectral measures (rule 'measure', Hermite model)"),
     ("extreme_samples", "selection", "the separated extreme samples as explicit spikes (rule 'extremes', Hermite model)"),
+    ("anisotropic_bulk", "selection", "the outer bulk's anisotropic correction for rule 'extremes' (exact M_perp), (A1)"),
     ("ge_finite", "outcome", "one n of the Gaussian-equivalent model: bulk, outliers, selection, cos^2"),
     ("hermite_finite", "outcome", "one n of the Hermite model: law, M, bulk, outliers, selection"),
     ("finite_size", "outcome", "predict: every n, every input model; Prediction, MSE, finite-size thresholds"),

@@ -43,7 +43,7 @@ from .label_laws import label_law, signed_lam
 from .remainder import EXACT_MAX_D, hermite_setup
 from .selection import RULES
 
-HERMITE_RULES = ("measure", "extremes")  # selection rules derived for the Hermite input model only
+HERMITE_RULES = ("measure", "extremes", "extremes+anisotropic")  # selection rules derived for the Hermite model only
 
 __all__ = ["Prediction", "predict", "label_variance", "model_at_n", "selection_rule", "finite_size_thresholds", "mse_from_overlaps",
            "average_predictions", "LAW_DRAW_STRIDE"]
@@ -102,7 +102,7 @@ class Prediction:
 def selection_rule(config, selection: str = "soft") -> str:
     """The selection rule, refused in one line where it is not derived: 'soft' and 'hard' (`theory.selection`) serve
     both input models, 'measure' (`theory.spectral_measure`) and 'extremes' (`theory.extreme_samples`) the Hermite
-    model only."""
+    model only ('extremes+anisotropic': rule 'extremes' on the anisotropic outer bulk of `theory.anisotropic_bulk`)."""
     selection = check_choice("selection", selection, RULES + HERMITE_RULES)
     if selection in HERMITE_RULES and config.input_model != "hermite":
         raise ValueError(f"selection={selection!r} is not allowed for input_model={config.input_model!r}: it is derived for "
@@ -143,18 +143,27 @@ def model_at_n(config, lam=None, seed=None, estimator: str = "paper", n_mc: int 
     else:
         A = np.linalg.qr(np.random.default_rng(mcs).standard_normal((D, d1)))[0].T
         meta["directions"] = f"Haar draw (seed {mcs}): lam given without the teacher"
-    if remainder == "auto" and selection == "extremes" and D <= EXACT_MAX_D:
+    extremes = selection in ("extremes", "extremes+anisotropic")
+    if selection == "extremes+anisotropic" and (remainder not in ("auto", "exact") or D > EXACT_MAX_D):
+        raise ValueError(f"selection='extremes+anisotropic' with remainder={remainder!r} at D={D} is not allowed: it needs "
+                         f"the exact M (remainder 'auto' or 'exact', D <= {EXACT_MAX_D})")
+    if remainder == "auto" and extremes and D <= EXACT_MAX_D:
         remainder = "exact"  # its eigenvectors give each separated sample its own quadratic form (D4)
     law, rem = hermite_setup(config, lam, A, estimator, n_mc, mcs, remainder)
     meta.update(model=model_name(rem.kind), remainder=rem.kind, centre=law.centre, mean_W=law.mean,
                 mse="readout of the Gaussian-equivalent model (finite_size.mse_from_overlaps)")
-    pool = None
-    if selection == "extremes":
+    pool = aniso = None
+    if extremes:
         from .extreme_samples import PoolCache
 
         pool = PoolCache(config, lam, estimator, seed=mcs + 17, A=A)
+        if selection == "extremes+anisotropic":
+            from .anisotropic_bulk import AnisotropicBulk
+
+            aniso = AnisotropicBulk(config, lam, A, estimator, rem, seed=mcs + 29)
+            meta["bulk"] = "anisotropic correction of the outer bulk (anisotropic_bulk, (A1))"
         meta["extreme_pool"] = "extreme_samples.pool_size(n) draws"
-    return lam, (lambda n, n_cells=60: predict_n_hermite(n, D, law, rem, n_cells, tails, selection, pool)), meta
+    return lam, (lambda n, n_cells=60: predict_n_hermite(n, D, law, rem, n_cells, tails, selection, pool, aniso)), meta
 
 
 def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int | None = None, readout_degree: int = 5,
@@ -176,7 +185,9 @@ def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int | None = None, 
     'measure' (Hermite model, `theory.spectral_measure`: the mass of each u_i's spectral measure beyond the d1-th
     largest |eigenvalue|; measured against 'soft' in `theory.hermite_finite`) or 'extremes' (Hermite model,
     `theory.extreme_samples`: the samples that separate from the bulk as explicit spikes coupled to the directions,
-    from a pool of their own; the better rule for the chaos estimator with heavy-tailed labels, measured there).
+    from a pool of their own; the better rule for the chaos estimator with heavy-tailed labels, measured there) or
+    'extremes+anisotropic' (the same on the anisotropic bulk of `theory.anisotropic_bulk`, exact M only: the rule
+    for g = id with both estimators and for tanh with the chaos one; measured there).
     ``law_draws``: the mean of that many predictions, each on its own Monte Carlo draw of the label law and of M's
     coefficients (seeds mc_seed + k * LAW_DRAW_STRIDE); meta["cos2_mc_se"] (N, d1) is the standard error of that mean
     (NaN for one draw). Why: where an outlier and the bulk's edge are within the selection's fluctuation scale

@@ -39,12 +39,13 @@ Per n (c = D/n), the steps of `theory.finite_size` with the Hermite pieces:
    overlaps from the residues of a (d1 + m)-square system, each separated sample drawn from true Hermite inputs
    with its own quadratic form (D4). Same grid, 16 streams / one stream: 0.064 / 0.081, 0.040 / 0.049 (tanh paper,
    tanh chaos; stop 23, no sample separates), 0.098 / 0.131, 0.068 / 0.103 (id paper, id chaos; stop 24): the
-   better rule for g = id, worse than 'soft' for tanh, so an option;
+   better rule for g = id, worse than 'soft' for tanh, so an option; rule 'extremes+anisotropic' adds the quadratic
+   forms of the bulk's own samples (below, "Not modelled in the bulk");
 4. the MSE from the overlaps (`finite_size.mse_from_overlaps`, whose readout model is the Gaussian-equivalent one).
 The first-order-in-link M uses nu_1 lambda_i (exact for g = id).
 
-Not modelled in the bulk: the per-sample quadratic form q = g^T (M_perp - omega)^-1 g / tr(M_perp - omega)^-1. Step 2
-takes it equal to 1 (conditional Gaussian equivalence), as for a Gaussian g. For the Hermite features, which
+Not modelled in the bulk (except by rule 'extremes+anisotropic'): the per-sample quadratic form
+q = g^T (M_perp - omega)^-1 g / tr(M_perp - omega)^-1. Step 2 takes it equal to 1 (conditional Gaussian equivalence), as for a Gaussian g. For the Hermite features, which
 are rank-one matrices d theta theta^T, it fluctuates from sample to sample through M's structured parts (A V A,
 Kronecker sum). Measured at d = 40, tanh, paper estimator, with the exact M_perp at the edge's omega: sd
 0.035-0.046 at n = 8000, 0.06-0.08 at n = 16000, 0.15-0.18 at n = 64000. Rule 'extremes' gives each separated
@@ -54,7 +55,10 @@ E[W p_k/(1 + W q/n)] - E[W p_k] + E[W] over true Hermite samples, p_k = (v_k . g
 mean E[W g g^T]) moved the count of eigenvalues beyond 0.6 / 0.7 / 0.8 on the majority side by +5.4 / +1.9 / +0.3
 (d = 40, g = id, paper estimator, teacher 3, n = 64000; its smooth law holds the separated samples too): the size
 of what the prediction lacks there without (D4) (simulated minus predicted: 4.5 / 1.6 / 0.8; 2.2 / 0.9 / 0.5 with
-(D4)). Not integrated: it replaces the scalar omega of (M2)-(M4) by one per eigenvalue of M_perp.
+(D4)). Rule 'extremes+anisotropic' (stop 25) runs it: `theory.anisotropic_bulk` solves that anisotropic equivalent
+(A1) and folds it into (M2)-(M4) as shifts of M_perp's eigenvalues read at the edges (A2). Against 16 streams on the
+same grid: 0.058 / 0.056 (id paper / id chaos), 0.028 (tanh chaos); worse for tanh paper (0.132), where M's own
+edge error adds to it.
 
 The simulated outer eigenvalues lie 0.01-0.06 outside the predicted classical locations at n = 8000. Pure-noise
 spectra (M = 0, so q = 1) match. Two closures of the leave-one-out equations were tried, both with the law
@@ -112,18 +116,23 @@ def model_name(kind: str) -> str:
 
 
 def predict_n_hermite(n: int, D: int, law, rem, n_cells: int = 60, tails: bool = True, selection: str = "soft",
-                      pool=None) -> dict:
+                      pool=None, anisotropic=None) -> dict:
     """One n: bulk edges, outliers, selection ('soft', 'hard' or 'measure') and cos^2 of the Hermite model (module
     docstring, steps 1-3). 'soft' and 'hard' (`theory.selection`) take the outliers from the law truncated to the
     range n samples cover (`LabelLaw.truncated`); 'measure' (`theory.spectral_measure`) from the bulk of n samples
     without the single samples that separate from it (`hermite_bulk.bulk_at`, (M5)); 'extremes'
-    (`theory.extreme_samples`) on that bulk, with the separated samples drawn from ``pool`` (`extreme_samples.PoolCache`)."""
-    bulk = bulk_at(n, D, law, rem) if selection in ("measure", "extremes") else Bulk(D / n, law.truncated(n), rem)
+    (`theory.extreme_samples`) on that bulk, with the separated samples drawn from ``pool`` (`extreme_samples.PoolCache`)
+    and, given ``anisotropic`` (`anisotropic_bulk.AnisotropicBulk`, rule 'extremes+anisotropic'), on M_perp's spectrum
+    shifted by (A2) of `theory.anisotropic_bulk`."""
+    if anisotropic is not None:  # rule 'extremes+anisotropic': M_perp's spectrum shifted by (A2)
+        rem = anisotropic.remainder_at(n, D, law, rem, pool.get(n))
+    extremes = selection in ("extremes", "extremes+anisotropic")
+    bulk = bulk_at(n, D, law, rem) if selection == "measure" or extremes else Bulk(D / n, law.truncated(n), rem)
     lw = bulk.law
     om_edges = bulk.edge_omegas()
     edges = bulk.edges(om_edges)
     z, c2 = outliers(bulk, om_edges)
-    if selection == "extremes":
+    if extremes:
         return _predict_extremes(n, D, bulk, om_edges, edges, z, n_cells, pool)
     singles = None
     if tails and selection == "measure" and law.extremes is not None:

@@ -54,7 +54,7 @@ def test_explicit_lam_and_the_chaos_estimator_of_the_hermite_model(capsys):
     assert out["theory_model"].startswith("hermite radial W-law") and len(out["cos2_pred"]) == 3
 
 
-@pytest.mark.parametrize("rule", ["measure", "extremes"])
+@pytest.mark.parametrize("rule", ["measure", "extremes", "extremes+anisotropic"])
 def test_selection_option_is_theory_predicts_rule(capsys, rule):
     """--selection measure / extremes (Hermite model) prints the prediction of theory.predict(selection=rule) for
     the same teacher and law, and says which rule it used."""
@@ -75,7 +75,8 @@ def test_selection_option_is_theory_predicts_rule(capsys, rule):
                                        (["--lam", "a,b,c"], "lam"), (["--estimator", "chaos"], "estimator"),
                                        (["--estimator", "both"], "estimator"), (["--law-draws", "0"], "law_draws"),
                                        (["--selection", "best"], "selection"), (["--selection", "measure"], "selection"),
-                                       (["--selection", "extremes"], "selection")])
+                                       (["--selection", "extremes"], "selection"),
+                                       (["--selection", "extremes+anisotropic"], "selection")])
 def test_bad_input_exits_2_with_one_line(capsys, bad, name):
     assert main(SMALL + bad + ["--json"]) == 2
     cap = capsys.readouterr()
