@@ -42,12 +42,17 @@ are mostly the stream's own.
 - tanh, chaos estimator: 0.028 / 0.058 (rms 0.020); rule 'extremes' 0.039 / 0.048, 'soft' 0.038 / 0.081;
 - tanh, paper estimator: 0.132 / 0.130 (rms 0.056), mean q_h 0.053 low at n = 64000; rule 'extremes' 0.062 / 0.079,
   'soft' 0.037 / 0.070.
-So this is the rule for g = id (both estimators) and for tanh with the chaos estimator. For tanh with the paper
-estimator it moves the bulk's edge on the side of M's isolated outer eigenvalues (its Kronecker-sum part) out by
-about 0.01 (teacher 2, n = 64000: -0.279 -> -0.288), past a weak minority-sign outlier at 0.279 that the simulation
-keeps (cos^2 0.87 simulated, 0.36 predicted, 0.79 with rule 'extremes'). That edge is already 0.02 too far out at
-the population scale (`theory.hermite_finite`): the error lies in M's projected coefficients, which the anisotropy
-adds to. Use 'soft' there.
+Beyond that grid, one data stream per teacher (n = d^alpha, alpha = 2.3..3.1, n_mc = 100000; largest error, rule
+'extremes' in brackets): d = 40 paper 0.092 (0.104), chaos 0.108 (0.088), q_h within 0.006 (0.024) and 0.027
+(0.015); d = 60 paper 0.150 (0.085; n = 325289, direction 5: 0.69 predicted, 0.84 simulated), chaos 0.195 (0.174),
+q_h within 0.021 (chaos: n = 143430, where directions 5 and 6 contest the last slot in that stream). At n/D = 178
+M's own edge error probably weighs most, as for tanh below; no 16-stream data at d = 60 to tell.
+So this is the rule for g = id (both estimators) on the issue's grid and for tanh with the chaos estimator. For
+tanh with the paper estimator it moves the bulk's edge on the side of M's isolated outer eigenvalues (its
+Kronecker-sum part) out by about 0.01 (teacher 2, n = 64000: -0.279 -> -0.288), past a weak minority-sign outlier
+at 0.279 that the simulation keeps (cos^2 0.87 simulated, 0.36 predicted, 0.79 with rule 'extremes'). That edge
+is already 0.02 too far out at the population scale (`theory.hermite_finite`): the error lies in M's projected
+coefficients, which the anisotropy adds to. Use 'soft' there.
 
 Pipeline layer: selection (`theory.PIPELINE`; it needs the samples of `theory.extreme_samples`).
 """
