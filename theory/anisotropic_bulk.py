@@ -32,27 +32,24 @@ for the tails: its ``N_TAIL`` most extreme samples of each side whole and as man
 side. The eigenvalues are binned: the ``SINGLE`` outermost of each side alone, the others in ``GROUPS`` runs (R_k
 averaged over a bin, p summed over it). Cost at d = 40: about 10 s per teacher for the body, 2-5 s per n.
 
-Measured (issue 11, d = 40, eps = 0.5, gamma = 0.4, Hermite input, teachers 0-3, n = 4000..64000, n_mc = 400000;
-largest error of a seed-mean per-direction cos^2 against the mean of 16 data streams per teacher / against one
-stream, per-teacher root mean square error against the 16 streams):
-- g = id, paper estimator: 0.058 / 0.116 (rms 0.027); rule 'extremes' 0.098 / 0.131 (rms 0.040);
-- g = id, chaos estimator: 0.056 / 0.143 (rms 0.030); rule 'extremes' 0.068 / 0.103 (rms 0.027).
+Measured (issue 11, d = 40, eps = 0.5, gamma = 0.4, Hermite input, teachers 0-3, n = 4000..64000, n_mc = 400000,
+with (M1') of `theory.remainder` since stop 26; largest error of a seed-mean per-direction cos^2 against the mean
+of 16 data streams per teacher / against one stream (largest q_h error against 16 streams):
+- g = id, paper estimator: 0.056 / 0.102 (0.024); stop 25 (four-operator M) 0.058 / 0.116; 'extremes' 0.098 / 0.131;
+- g = id, chaos estimator: 0.041 / 0.115 (0.012); stop 25 0.056 / 0.143; 'extremes' 0.068 / 0.103;
+- tanh, paper estimator: 0.066 / 0.084 (0.017); stop 25 0.132 / 0.130; 'soft' 0.136 / 0.154 (0.037 / 0.070 with
+  the four-operator M, whose too wide M_perp stood in for this rule's outward shift of the edge);
+- tanh, chaos estimator: 0.035 / 0.054 (0.007); stop 25 0.028 / 0.058; 'soft' 0.030 / 0.064.
 A single stream's 4-seed mean has a sampling sd of up to 0.11 there (g = id, n = 64000), so the one-stream errors
-are mostly the stream's own.
-- tanh, chaos estimator: 0.028 / 0.058 (rms 0.020); rule 'extremes' 0.039 / 0.048, 'soft' 0.038 / 0.081;
-- tanh, paper estimator: 0.132 / 0.130 (rms 0.056), mean q_h 0.053 low at n = 64000; rule 'extremes' 0.062 / 0.079,
-  'soft' 0.037 / 0.070.
-Beyond that grid, one data stream per teacher (n = d^alpha, alpha = 2.3..3.1, n_mc = 100000; largest error, rule
-'extremes' in brackets): d = 40 paper 0.092 (0.104), chaos 0.108 (0.088), q_h within 0.006 (0.024) and 0.027
-(0.015); d = 60 paper 0.150 (0.085; n = 325289, direction 5: 0.69 predicted, 0.84 simulated), chaos 0.195 (0.174),
-q_h within 0.021 (chaos: n = 143430, where directions 5 and 6 contest the last slot in that stream). At n/D = 178
-M's own edge error probably weighs most, as for tanh below; no 16-stream data at d = 60 to tell.
-So this is the rule for g = id (both estimators) on the issue's grid and for tanh with the chaos estimator. For
-tanh with the paper estimator it moves the bulk's edge on the side of M's isolated outer eigenvalues (its
-Kronecker-sum part) out by about 0.01 (teacher 2, n = 64000: -0.279 -> -0.288), past a weak minority-sign outlier
-at 0.279 that the simulation keeps (cos^2 0.87 simulated, 0.36 predicted, 0.79 with rule 'extremes'). That edge
-is already 0.02 too far out at the population scale (`theory.hermite_finite`): the error lies in M's projected
-coefficients, which the anisotropy adds to. Use 'soft' there.
+are mostly the stream's own. Until stop 26 this rule moved the edge on the side of M's isolated outer eigenvalues
+(the Kronecker-sum part) out by 0.01 past a weak minority-sign outlier that the simulation keeps (tanh paper,
+teacher 2, n = 64000); with (M1') that edge no longer starts 0.02 too far out, and the rule holds all four settings.
+Beyond that grid, one data stream per teacher (n = d^alpha, alpha = 2.3..3.1, n_mc = 100000), d = 40: largest
+per-direction error tanh paper 0.131 (n = 44256, direction 3: 0.35 predicted, 0.22 simulated), tanh chaos 0.084,
+id paper 0.096, id chaos 0.116; q_h within 0.024, 0.029, 0.008, 0.023. d = 60 (stop 25, four-operator M; g = id's
+M is the same but for its radial spike): paper 0.150 (n = 325289, direction 5: 0.69 predicted, 0.84 simulated),
+chaos 0.195, q_h within 0.021; no 16-stream data at d = 60 to tell model error from the stream's.
+Cost: 10-50 times rule 'soft' (its pools): at d = 20, 12-48 s against 1.5 s for two or three n.
 
 Pipeline layer: selection (`theory.PIPELINE`; it needs the samples of `theory.extreme_samples`).
 """

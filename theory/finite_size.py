@@ -186,8 +186,9 @@ def predict(config, ns, lam=None, n_mc: int = 400_000, seed: int | None = None, 
     largest |eigenvalue|; measured against 'soft' in `theory.hermite_finite`) or 'extremes' (Hermite model,
     `theory.extreme_samples`: the samples that separate from the bulk as explicit spikes coupled to the directions,
     from a pool of their own; the better rule for the chaos estimator with heavy-tailed labels, measured there) or
-    'extremes+anisotropic' (the same on the anisotropic bulk of `theory.anisotropic_bulk`, exact M only: the rule
-    for g = id with both estimators and for tanh with the chaos one; measured there).
+    'extremes+anisotropic' (the same on the anisotropic bulk of `theory.anisotropic_bulk`, exact M only: with
+    (M1') of `theory.remainder` the rule within issue 11's targets for g = id and tanh, both estimators, where 'soft'
+    misses tanh with the paper estimator and g = id; measured in `theory.hermite_finite`).
     ``law_draws``: the mean of that many predictions, each on its own Monte Carlo draw of the label law and of M's
     coefficients (seeds mc_seed + k * LAW_DRAW_STRIDE); meta["cos2_mc_se"] (N, d1) is the standard error of that mean
     (NaN for one draw). Why: where an outlier and the bulk's edge are within the selection's fluctuation scale
