@@ -23,8 +23,10 @@ def register(sub):
     p.add_argument("--n-mc", type=int, default=200_000, help="Monte Carlo samples of the label law (default 200000)")
     p.add_argument("--law-draws", type=int, default=1, help="average the prediction over this many Monte Carlo draws of "
                                                             "the label law (default 1; theory.predict's law_draws)")
-    p.add_argument("--selection", default="soft",
-                   help="Algorithm 1's selection of the d1 largest |eigenvalues|: soft (default), hard, measure "
+    p.add_argument("--selection", default="auto",
+                   help="Algorithm 1's selection of the d1 largest |eigenvalues|: auto (default: extremes+anisotropic "
+                        "for the Hermite model where M is exact, else soft; theory.finite_size.selection_rule), soft, "
+                        "hard, measure "
                         "(Hermite model: read off spectral measures, an option; theory.spectral_measure) or extremes "
                         "(Hermite model: the separated extreme samples as explicit spikes; theory.extreme_samples) or "
                         "extremes+anisotropic (the same on the anisotropic bulk, exact M; theory.anisotropic_bulk)")
@@ -58,13 +60,14 @@ def main(args) -> int:
     seed = check_int("seed", args.seed, 0, 2**31 - 1)
     lam = None if args.lam is None else parse_lam(args.lam, cfg.latent)
     teacher_seed = None if lam is not None else seed
+    selection = selection_rule(cfg, args.selection)
     pred = predict(cfg, [n], lam=lam, seed=teacher_seed, n_mc=n_mc, mc_seed=seed, estimator=args.estimator,
-                   law_draws=law_draws, selection=selection_rule(cfg, args.selection))
+                   law_draws=law_draws, selection=selection)
     naive = asymptotics.naive_thresholds(cfg)
     finite = finite_size_thresholds(cfg, pred.lam, seed=teacher_seed, mc_seed=seed, n_mc=n_mc, per_decade=6, refine=4,
                                     estimator=args.estimator)  # about 2.5% precision
     out = {
-        "config": cfg.to_dict(), "n": n, "seed": teacher_seed, "estimator": args.estimator, "selection": args.selection,
+        "config": cfg.to_dict(), "n": n, "seed": teacher_seed, "estimator": args.estimator, "selection": selection,
         "lam": [float(v) for v in pred.lam], "lam_source": "--lam" if lam is not None else f"teacher seed {seed}",
         "thresholds": {"asymptotic": [float(v) for v in naive], "finite_size": [_num(v) for v in finite]},
         "m_n": {"asymptotic": int(asymptotics.recovered_count(n, naive)),

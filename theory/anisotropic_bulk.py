@@ -49,7 +49,13 @@ per-direction error tanh paper 0.131 (n = 44256, direction 3: 0.35 predicted, 0.
 id paper 0.096, id chaos 0.116; q_h within 0.024, 0.029, 0.008, 0.023. d = 60 (stop 25, four-operator M; g = id's
 M is the same but for its radial spike): paper 0.150 (n = 325289, direction 5: 0.69 predicted, 0.84 simulated),
 chaos 0.195, q_h within 0.021; no 16-stream data at d = 60 to tell model error from the stream's.
-Cost: 10-50 times rule 'soft' (its pools): at d = 20, 12-48 s against 1.5 s for two or three n.
+Since stop 27 the default rule for the Hermite model (selection 'auto', `finite_size.selection_rule`). With the
+pool proportional to n (`extreme_samples.pool_size`) and (D4)'s roots on a coarse grid first, on this grid
+(stop 27, pool 64 n): 0.052 / 0.087 (tanh paper), 0.036 / 0.057 (tanh chaos), 0.051 / 0.107 (id paper), 0.051 / 0.108
+(id chaos), q_h within 0.022 against 16 streams. On the alpha-grid at d = 60 with (M1') (stop 27, one stream):
+g = id paper 0.078, chaos 0.139 (n = 143430, direction 6: 0.49 predicted, 0.63 simulated), q_h within 0.016.
+Cost: 3-5 times rule 'soft' (stop 27, 2 cores): at d = 20, 10 s against 3 s for three n up to 32000; at d = 40,
+44 s against 10 s for five n up to 64000 (58 s before stop 27, when the pool had 4M draws at every n).
 
 Pipeline layer: selection (`theory.PIPELINE`; it needs the samples of `theory.extreme_samples`).
 """

@@ -21,7 +21,9 @@ of C iff the (d1 + m)-square symmetric matrix
 is singular, Z (m, d1) the separated samples' z. H is monotone in omega outside the bulk (f_i' < 0, m_M' > 0),
 so each of its sorted eigenvalues crosses zero at most once on each side: the roots are their sign changes on a
 log grid of omega from the edge outwards, placed by linear interpolation (two close roots are two eigenvalues,
-never a missed pair of sign changes of det H). K^-1 is the span(A) block of H^-1; its residue at a root with
+never a missed pair of sign changes of det H; with (D4) H is monotone in the Loewner order, so the count of its
+negative eigenvalues is found on every COARSE-th grid point first and on the full grid only where it changes).
+K^-1 is the span(A) block of H^-1; its residue at a root with
 null vector w = (w_A, w_S) gives the eigenvector's overlaps
     (u_i . psi)^2 = w_i^2 zeta'(omega) / (-sum_i w_i^2 f_i'(omega) + D m_M'(omega) |w_S|^2),               (D2)
 which at m = 0 is (M4); a sample alone (Z = 0) sits at (T1). Each sample's own quadratic form is
@@ -39,7 +41,7 @@ and the eigenvalues beyond 0.6 / 0.7 / 0.8 on the majority side go from 7.3 / 3.
 
 Fluctuations, per Monte Carlo draw (``draws`` of them, from a fixed seed): on each side a Poisson number of
 separated samples of rate n P(separate), each a sample (W, z, x) of `extreme_pool` (its own Monte Carlo draws of
-true Hermite inputs, 4M or 50 n (`pool_size`), of which the most extreme 0.5% per side are kept: at d = 40, g = id,
+true Hermite inputs, 64 n and at least 500000 (`pool_size`), of which the most extreme 0.5% per side are kept: at d = 40, g = id,
 n = 64000 a sample separates with probability 6e-5, 25 samples of the label law's 400000, and a rate off by 30%
 moved the weakest directions' cos^2 by 0.2 for one teacher); delta_i ~ N(0, Var(W (h_i^2 - 1))/n), the
 fluctuation of u_i^T C u_i over the bulk's law; the bulk's edges shifted by Tracy-Widom (`selection.edge_scale`).
@@ -87,18 +89,25 @@ from .hermite_law import kappa, sample_weights
 from .hermite_spikes import spike_function, spike_function_deriv
 from .selection import TW1_MEAN, TW1_SD
 
-__all__ = ["ExtremePool", "extreme_pool", "pool_size", "PoolCache", "separation_weights", "separated_pool",
+__all__ = ["ExtremePool", "PoolSaturatedWarning", "extreme_pool", "pool_size", "PoolCache", "separation_weights",
+           "separated_pool",
            "input_samples", "sample_directions", "quadratic_weights", "roots", "select_extremes", "DRAWS", "GRID",
            "POOL", "POOL_KEEP", "CANDIDATE", "CANDIDATES"]
 
 DRAWS = 300  # Monte Carlo draws of the separated samples per n
 GRID = 1200  # omega points per side, log-spaced from the edge outwards
-POOL = 4_000_000  # Monte Carlo draws of true Hermite inputs for the separated samples, at least
-POOL_KEEP = 20_000  # the most extreme of POOL kept per side (the same fraction of a larger pool)
-POOL_PER_N = 50  # beyond n = POOL / POOL_PER_N the pool grows with n ...
+POOL = 500_000  # Monte Carlo draws of true Hermite inputs for the separated samples, at least
+POOL_KEEP = 2_500  # the most extreme of POOL kept per side (the same fraction, 0.5%, of a larger pool)
+POOL_PER_N = 64  # beyond n = POOL / POOL_PER_N the pool grows with n ...
 POOL_MAX = 64_000_000  # ... up to this many draws
 CANDIDATE = 0.5  # (D4): pool samples beyond CANDIDATE x W* are tested for separation with their exact quadratic form
 CANDIDATES = 4000  # ... at most this many per side (a stratified subsample of them beyond)
+COARSE = 16  # (D4)'s roots: the grid's every COARSE-th point first, the full grid where the eigenvalue count changes
+
+
+class PoolSaturatedWarning(RuntimeWarning):
+    """The pool's whole kept tail of one side separates at this n: the rate of separated samples is underestimated
+    (many samples separate; selection 'auto' then takes rule 'soft' at that n, `finite_size.model_at_n`)."""
 
 
 @dataclass(frozen=True)
@@ -158,9 +167,11 @@ def input_samples(config, lam, A, n_mc: int, seed: int, chunk: int = 100_000):
     x = rng.standard_normal((n_mc, d))
     h1 = np.empty((n_mc, lam.size))
     At = Am.transpose(1, 0, 2).reshape(d, -1)  # (d, d1 d): one GEMM for all directions
+    At32 = At.astype(np.float32)  # float32 product (4x faster; the pool is 4M+ draws), float64 contraction with x
     for a in range(0, n_mc, chunk):
         xb = x[a:a + chunk]
-        h1[a:a + chunk] = (np.einsum("nke,ne->nk", (xb @ At).reshape(-1, lam.size, d), xb) - trA) / np.sqrt(2.0)
+        Ax = (xb.astype(np.float32) @ At32).reshape(-1, lam.size, d)
+        h1[a:a + chunk] = (np.einsum("nke,ne->nk", Ax, xb) - trA) / np.sqrt(2.0)
     s = np.sum(x * x, axis=1) / d
     y = np.asarray(link(((h1 * h1 - 1.0) @ lam) / np.sqrt(2.0)), np.float64)
     if config.sigma > 0:
@@ -172,33 +183,41 @@ def input_samples(config, lam, A, n_mc: int, seed: int, chunk: int = 100_000):
 def sample_directions(x, d: int) -> np.ndarray:
     """(k, D): each sample's Gt / sqrt(kappa) (the unit-covariance feature direction g of (W1)) in the feature basis
     of MODEL.md section 1, from its input x (k, d): (F(x) - sqrt(d/2) (s - 1) e0) / (s sqrt(kappa)), e0 = I/sqrt d."""
-    from hierarchical_model import HermiteFeatures
-
     x = np.asarray(x, np.float64)
-    F = np.asarray(HermiteFeatures(d, 2).explicit(x), np.float64)
     s = np.sum(x * x, axis=1) / d
     i, j = np.triu_indices(d)  # HermiteFeatures' multiset order
-    e0 = np.where(i == j, 1.0 / np.sqrt(d), 0.0)
+    diag = i == j
+    # F(x) of q = 2 written out (x_i x_j, (x_i^2 - 1)/sqrt 2), in float64 and without a JAX compile per batch shape:
+    # the pool's candidates come in a new count at every n (checked against HermiteFeatures.explicit in the tests)
+    F = x[:, i] * x[:, j]
+    F[:, diag] = (F[:, diag] - 1.0) / np.sqrt(2.0)
+    e0 = np.where(diag, 1.0 / np.sqrt(d), 0.0)
     return (F - np.sqrt(d / 2.0) * (s - 1.0)[:, None] * e0) / (s * np.sqrt(kappa(d)))[:, None]
 
 
 def pool_size(n: int) -> int:
     """Draws of the pool for n samples: max(POOL, POOL_PER_N n), at most POOL_MAX. Why: a pool of
     n_pool holds about (n_pool / n) x rate separated samples, and its rate's relative error is the inverse square
-    root of that. Measured at d = 60, g = id, chaos, n = 325289, 4 teachers: the weakest direction's cos^2 0.785
-    with 4M draws, 0.830 with 16M (simulated 0.861)."""
+    root of that, so a pool proportional to n keeps that error the same at every n. Measured at d = 60, g = id,
+    chaos, n = 325289, 4 teachers: the weakest direction's cos^2 0.785 with 4M draws (12 n), 0.830 with 16M (50 n;
+    simulated 0.861); at d = 40, n = 64000, the 4M draws (62 n) of issue 11's table. Until stop 27 the pool had
+    4M draws at every n; 64 n is as many at n = 64000 and 8-16 times fewer at the n of the tests (2000-8000)."""
     return int(min(max(POOL, POOL_PER_N * int(n)), POOL_MAX))
 
 
 class PoolCache:
     """`extreme_pool` of one teacher, estimator and seed, drawn on first use and drawn again, larger, when an n needs
-    more draws (`pool_size`)."""
+    more draws (`pool_size`). ``n_max``: the largest n it will be asked for, so that the first draw covers all of
+    them (one pool per prediction instead of one per growing n); without it, a pool that must grow covers twice the
+    n that asks (a scan up a grid of n draws at most about four times its last pool)."""
 
-    def __init__(self, config, lam, estimator: str, seed: int, A):
-        self.args, self.seed, self.pool = (config, lam, estimator, A), seed, None
+    def __init__(self, config, lam, estimator: str, seed: int, A, n_max: int = 0):
+        self.args, self.seed, self.pool, self.n_max = (config, lam, estimator, A), seed, None, int(n_max)
 
     def get(self, n: int) -> ExtremePool:
-        size = pool_size(n)
+        size = pool_size(max(n, self.n_max))
+        if self.pool is not None and self.pool.n_pool < size:
+            size = pool_size(max(2 * n, self.n_max))
         if self.pool is None or self.pool.n_pool < size:
             keep = POOL_KEEP * size // POOL
             self.pool = extreme_pool(*self.args, n_pool=size, keep=keep, seed=self.seed)
@@ -223,7 +242,7 @@ def separated_pool(pool: ExtremePool, w_star: float, side: float, n: int, quad=N
         count = int(beyond.sum())
         if count >= pool.keep:
             warnings.warn(f"selection='extremes' at n={n}: more than the {pool.keep} most extreme of {pool.n_pool} pool "
-                          "samples separate; their rate is underestimated", RuntimeWarning, stacklevel=3)
+                          "samples separate; their rate is underestimated", PoolSaturatedWarning, stacklevel=3)
         return pool.w[beyond], pool.z[beyond], n * count / pool.n_pool, None
     idx = np.flatnonzero(beyond)
     idx = idx[np.argsort(-side * pool.w[idx], kind="stable")]
@@ -236,7 +255,7 @@ def separated_pool(pool: ExtremePool, w_star: float, side: float, n: int, quad=N
     sep = 1.0 + pool.w[idx] * (P @ (1.0 / (mu - om_e))) / n <= 0
     if whole_side and sep.size and sep[-1]:
         warnings.warn(f"selection='extremes' at n={n}: the least extreme of the {pool.keep} pool samples kept per side "
-                      "separates; the rate of separated samples is underestimated", RuntimeWarning, stacklevel=3)
+                      "separates; the rate of separated samples is underestimated", PoolSaturatedWarning, stacklevel=3)
     idx = idx[sep]
     return pool.w[idx], pool.z[idx], n * idx.size * share / pool.n_pool, P[sep]
 
@@ -248,7 +267,8 @@ def quadratic_weights(x, vectors) -> np.ndarray:
     if x.shape[0] == 0:
         return np.zeros((0, vectors.shape[1]))
     d = x.shape[1]
-    return (sample_directions(x, d) @ vectors) ** 2
+    # float32 product over D terms (p_k ~ 1, error ~1e-6): twice the speed on the anisotropic body's 100000 samples
+    return ((sample_directions(x, d).astype(np.float32) @ np.asarray(vectors, np.float32)) ** 2).astype(np.float64)
 
 
 class _Side:
@@ -284,11 +304,10 @@ def roots(sd: _Side, delta, W, Z, n: int, D: int, xi=None, P=None) -> tuple[np.n
             if xi is not None:
                 quad = quad + np.sqrt(2.0 * D * sd.dmM / sd.dzeta)[:, None] * np.asarray(xi)[None, :]
         H[:, np.arange(d1, k), np.arange(d1, k)] = -(n / W[None, :] + quad)
-    lam = np.linalg.eigvalsh(H)  # (G, k) ascending, each continuous and monotone in omega
-    j, col = np.nonzero(np.sign(lam[1:]) != np.sign(lam[:-1]))
+    j, col, lo, hi = _sign_changes(H, sd.f + delta if not m else None, monotone=P is not None)
     if j.size == 0:
         return np.zeros(0), np.zeros((0, d1))
-    t = lam[j, col] / (lam[j, col] - lam[j + 1, col])  # linear interpolation between grid points j and j + 1
+    t = lo / (lo - hi)  # linear interpolation between grid points j and j + 1
 
     def at(a):
         return a[j] + t.reshape((-1,) + (1,) * (a.ndim - 1)) * (a[j + 1] - a[j])
@@ -300,6 +319,32 @@ def roots(sd: _Side, delta, W, Z, n: int, D: int, xi=None, P=None) -> tuple[np.n
     if m:
         den = den + np.sum(w[:, d1:] ** 2 * at(dquad), axis=1)
     return at(sd.zeta), np.clip(w[:, :d1] ** 2 * (dz / den)[:, None], 0.0, 1.0)
+
+
+def _sign_changes(H, diag=None, monotone: bool = False, stride: int = COARSE):
+    """(j, col, lam_j, lam_j+1): the grid points j after which the sorted eigenvalue ``col`` of H (G, k, k) changes
+    sign, and its values at j and j + 1. ``diag`` (G, k): H is that diagonal (no samples). ``monotone``: H is
+    monotone in omega (the exact quadratic form (D4): f_i' < 0, q' > 0, Z constant), so the number of negative
+    eigenvalues is monotone along the grid and changes only inside the coarse intervals (every ``stride``-th point)
+    whose ends differ: the same crossings as the full grid, from about a fifth of its eigenvalue problems."""
+    if diag is not None:
+        lam, fine = np.sort(diag, axis=1), None
+    elif not monotone:
+        lam, fine = np.linalg.eigvalsh(H), None
+    else:
+        G = H.shape[0]
+        coarse = np.unique(np.r_[np.arange(0, G, stride), G - 1])
+        neg = (np.linalg.eigvalsh(H[coarse]) < 0).sum(axis=1)
+        changed = np.flatnonzero(neg[1:] != neg[:-1])
+        if changed.size == 0:
+            return (np.zeros(0, int),) * 2 + (np.zeros(0),) * 2
+        fine = np.unique(np.concatenate([np.arange(coarse[a], coarse[a + 1] + 1) for a in changed]))
+        lam = np.linalg.eigvalsh(H[fine])
+    change = np.sign(lam[1:]) != np.sign(lam[:-1])
+    if fine is not None:
+        change &= (fine[1:] == fine[:-1] + 1)[:, None]  # neighbours on the full grid only
+    j, col = np.nonzero(change)
+    return (j if fine is None else fine[j]), col, lam[j, col], lam[j + 1, col]
 
 
 def select_extremes(bulk, om_edges, n: int, D: int, pool: ExtremePool, cells: dict, overlap, mass, tw, *, fixed=None,

@@ -13,16 +13,17 @@ Per n (c = D/n), the steps of `theory.finite_size` with the Hermite pieces:
    `remainder.operator_coef` projects from the Hermite input's E[C] (both estimators; 'auto' takes the exact
    spec(M_perp) for the paper estimator up to EXACT_MAX_D, whose isolated outer eigenvalues are C's eigenvalues
    outside span(A) beyond the bulk);
-3. the d1-largest-|eigenvalue| selection: rule 'soft' of `theory.selection.select` by default, rule 'extremes' of
-   `theory.extreme_samples` (below), or rule 'measure' of `theory.spectral_measure`, which reads cos^2_i off u_i's spectral measure beyond the fluctuating d1-th largest
-   |eigenvalue|, both from the law of n samples, so that a direction whose outlier lies among single-sample
-   eigenvalues shares its overlap with them. 'soft' counts, for each outlier, the eigenvalues each
-   direction adds to or takes from the outer bulk counted by the spectral shift (K3) of `theory.selection`, M's spurious
-   directions (isolated eigenvalues of the exact M_perp beyond the bulk, `hermite_spikes.spurious_outliers`) competing
-   for the slots as further outliers without overlap, the bulk cells and the overlap density
-   of the bulk eigenvectors taken from (M2)/(M3), plus the single-sample outliers of `theory.tails` competing for
-   the slots. Measured (issue 11, stop 21, d = 40, 4 teachers, largest error of a per-direction cos^2; tanh paper /
-   tanh chaos / id paper / id chaos):
+3. the d1-largest-|eigenvalue| selection: by default (selection 'auto', `finite_size.selection_rule`, since stop 27)
+   rule 'extremes+anisotropic' (below) where M is exact and rule 'soft' of `theory.selection.select` elsewhere; or
+   rule 'extremes' of `theory.extreme_samples` (below), or rule 'measure' of `theory.spectral_measure`, which reads
+   cos^2_i off u_i's spectral measure beyond the fluctuating d1-th largest |eigenvalue|, both from the law of n
+   samples, so that a direction whose outlier lies among single-sample eigenvalues shares its overlap with them.
+   'soft' counts, for each outlier, the eigenvalues each direction adds to or takes from the outer bulk counted by
+   the spectral shift (K3) of `theory.selection`, M's spurious directions (isolated eigenvalues of the exact M_perp
+   beyond the bulk, `hermite_spikes.spurious_outliers`) competing for the slots as further outliers without overlap,
+   the bulk cells and the overlap density of the bulk eigenvectors taken from (M2)/(M3), plus the single-sample
+   outliers of `theory.tails` competing for the slots. Measured (issue 11, stop 21, d = 40, 4 teachers, largest error
+   of a per-direction cos^2; tanh paper / tanh chaos / id paper / id chaos):
    - n = 4000..64000 against the mean of 16 data streams per teacher: 'soft' 0.037 / 0.038 / 0.111 / 0.117,
      'measure' 0.072 / 0.054 / 0.106 / 0.100; on the issue's single stream 'soft' 0.070 / 0.081 / 0.110 / 0.142,
      'measure' 0.090 / 0.079 / 0.110 / 0.109;
@@ -34,7 +35,7 @@ Per n (c = D/n), the steps of `theory.finite_size` with the Hermite pieces:
    direction 6 at 0.21 predicted, 0.54 simulated). It also loses for tanh, whose outliers are isolated: its Gaussian
    count fluctuation (X3) is coarser than 'soft''s draws. Its count of eigenvalues beyond t matches the simulation's
    within 0.5-1.5 for the chaos estimator at n = 64000; for the paper estimator it is 1-6 short in the outer bulk
-   (the edge's outward shift that the quadratic form q below causes). So 'soft' stays the default.
+   (the edge's outward shift that the quadratic form q below causes). So 'soft' stayed the default until stop 27.
    Rule 'extremes' (`theory.extreme_samples`, stop 23) keeps the bulk of 'measure' and puts the separated samples
    back as a Poisson number of discrete spikes, each coupled to the directions through its own h1, with the
    overlaps from the residues of a (d1 + m)-square system, each separated sample drawn from true Hermite inputs

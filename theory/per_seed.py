@@ -42,17 +42,19 @@ def predict_seeds(config, ns, seeds, **kwargs) -> Prediction:
 
 def seed_mean_thresholds(config, seeds, lams=None, level: float = 0.5, n_lo: float | None = None,
                          n_hi: float | None = None, per_decade: int = 8, n_mc: int = 100_000,
-                         estimator: str = "paper") -> np.ndarray:
+                         estimator: str = "paper", selection: str = "auto") -> np.ndarray:
     """Per direction, the n where the seed-mean predicted cos^2 first reaches ``level``: scanned on a geometric
     grid (``per_decade`` points per decade from n_lo = D/2 to n_hi = 300 D), interpolated linearly in log n
-    (`crossing.first_crossing`); NaN where not reached. ``lams``: per-seed signed lambda (default the teachers')."""
+    (`crossing.first_crossing`); NaN where not reached. ``lams``: per-seed signed lambda (default the teachers');
+    ``selection``: Algorithm 1's selection rule (`finite_size.selection_rule`)."""
     seeds = [check_int("seed", s, 0, 2**31 - 1) for s in np.atleast_1d(seeds)]
     level = check_float("level", level, 0.0, 1.0, lo_open=True, hi_open=True)
     D = config.D
     lo = math.log(n_lo if n_lo is not None else max(D / 2, config.latent + 1))
     hi = math.log(n_hi if n_hi is not None else 300 * D)
     grid = np.exp(np.linspace(lo, hi, max(4, int(round(per_decade * (hi - lo) / math.log(10))) + 1)))
-    models = [model_at_n(config, None if lams is None else lams[k], s, estimator, n_mc)[1] for k, s in enumerate(seeds)]
+    models = [model_at_n(config, None if lams is None else lams[k], s, estimator, n_mc, selection=selection)[1]
+              for k, s in enumerate(seeds)]
     rows = []
     for n in grid:  # up the grid until every direction's seed mean has crossed
         rows.append(np.mean([at_n(int(round(n)), n_cells=24)["cos2"] for at_n in models], axis=0))

@@ -205,19 +205,67 @@ def test_exact_quadratic_form_with_mean_weights_is_the_mean_form():
 
 def test_pool_grows_with_n_and_is_drawn_once_per_size(monkeypatch):
     """`pool_size` = max(POOL, POOL_PER_N n) up to POOL_MAX; `PoolCache` keeps its pool for the n it covers and
-    draws a larger one (the same fraction kept) for a larger n."""
+    draws a larger one (the same fraction kept) for a larger n, covering twice that n; with ``n_max`` its first pool
+    covers n_max."""
     import theory.extreme_samples as es
 
     assert es.pool_size(1000) == es.POOL and es.pool_size(10**9) == es.POOL_MAX
-    assert es.pool_size(325_289) == es.POOL_PER_N * 325_289
+    assert es.pool_size(325_289) == es.POOL_PER_N * 325_289 and es.POOL_KEEP / es.POOL == 0.005
     monkeypatch.setattr(es, "POOL", 4000)
     monkeypatch.setattr(es, "POOL_KEEP", 20)
     monkeypatch.setattr(es, "POOL_PER_N", 2)
-    monkeypatch.setattr(es, "POOL_MAX", 10_000)
+    monkeypatch.setattr(es, "POOL_MAX", 100_000)
     cfg = hm.TeacherConfig(d=20, eps=0.5, gamma=0.4, g="id", input_model="hermite")
-    cache = es.PoolCache(cfg, signed_lam(cfg, None, 0), "paper", seed=3, A=hm.Teacher(cfg, 0).A)
+    args = (cfg, signed_lam(cfg, None, 0), "paper")
+    cache = es.PoolCache(*args, seed=3, A=hm.Teacher(cfg, 0).A)
     first = cache.get(1000)
     assert first.n_pool == 4000 and first.keep == 20 and first.w.size == 40 and cache.get(2000) is first
     bigger = cache.get(3000)
-    assert bigger.n_pool == 6000 and bigger.keep == 30 and cache.get(1000) is bigger
-    assert cache.get(10**6).n_pool == 10_000
+    assert bigger.n_pool == 12_000 and bigger.keep == 60 and cache.get(1000) is bigger and cache.get(6000) is bigger
+    assert cache.get(10**6).n_pool == 100_000
+    assert es.PoolCache(*args, seed=3, A=hm.Teacher(cfg, 0).A, n_max=3000).get(1000).n_pool == 6000
+
+
+def test_coarse_sign_changes_are_the_full_grids_for_a_monotone_h():
+    """`_sign_changes` with ``monotone`` (every COARSE-th grid point, then the full grid inside the coarse intervals
+    where the number of negative eigenvalues changes) finds the same crossings with the same values as the full grid,
+    for H(omega) = C + diag(a - omega b), b > 0 (decreasing in the Loewner order, as (D1) with (D4)), including two
+    roots one grid step apart; and it finds none where the count does not change."""
+    from theory.extreme_samples import COARSE, _sign_changes
+
+    rng = np.random.default_rng(0)
+    k, G = 7, 1200
+    om = np.linspace(0.0, 1.0, G)
+    a = np.r_[rng.uniform(0.05, 0.95, k - 2), 0.5, 0.5 + 1.2 / G]
+    C = rng.normal(0.0, 0.05, (k, k))
+    C = np.triu(C, 1) + np.triu(C, 1).T
+    H = C[None] + np.einsum("gk,kl->gkl", a[None, :] - om[:, None], np.eye(k))
+    full = _sign_changes(H)
+    fast = _sign_changes(H, monotone=True)
+    assert full[0].size == k and COARSE > 1
+    for x, y in zip(full, fast):
+        np.testing.assert_array_equal(x, y)
+    none = _sign_changes(H[:3] + 10.0 * np.eye(k), monotone=True)
+    assert all(v.size == 0 for v in none)
+
+
+def test_auto_selection_takes_soft_where_the_pool_saturates():
+    """At n = 100 < D = 210 (d = 20, g = id, chaos estimator) the pool's whole kept tail separates: rule
+    'extremes+anisotropic' says so (`PoolSaturatedWarning`), and the default selection 'auto' takes rule 'soft' (on the
+    same law and exact M) at that n without a warning, and 'extremes+anisotropic' at n = 1600."""
+    import warnings
+
+    from theory.extreme_samples import PoolSaturatedWarning
+
+    cfg = hm.TeacherConfig(d=20, eps=0.5, gamma=0.4, g="id", input_model="hermite")
+    kw = dict(seed=0, n_mc=40_000, estimator="chaos", with_mse=False)
+    with pytest.warns(PoolSaturatedWarning):
+        predict(cfg, [100], selection="extremes+anisotropic", **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PoolSaturatedWarning)
+        auto = predict(cfg, [100, 1600], **kw)
+    soft = predict(cfg, [100], selection="soft", remainder="exact", **kw)
+    xa = predict(cfg, [1600], selection="extremes+anisotropic", **kw)
+    assert auto.meta["selection"] == "extremes+anisotropic" and auto.meta["selection_saturated"] == "soft"
+    np.testing.assert_array_equal(auto.cos2[0], soft.cos2[0])
+    np.testing.assert_allclose(auto.cos2[1], xa.cos2[0], atol=1e-12)
