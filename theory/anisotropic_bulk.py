@@ -54,6 +54,12 @@ pool proportional to n (`extreme_samples.pool_size`) and (D4)'s roots on a coars
 (stop 27, pool 64 n): 0.052 / 0.087 (tanh paper), 0.036 / 0.057 (tanh chaos), 0.051 / 0.107 (id paper), 0.051 / 0.108
 (id chaos), q_h within 0.022 against 16 streams. On the alpha-grid at d = 60 with (M1') (stop 27, one stream):
 g = id paper 0.078, chaos 0.139 (n = 143430, direction 6: 0.49 predicted, 0.63 simulated), q_h within 0.016.
+Against 16 data streams per teacher on the d = 40 alpha-grid (stop 27; stream 0 is the one above): tanh chaos
+0.055, id paper 0.042, id chaos 0.052, but tanh paper 0.095 (q_h 0.033), a systematic miss: minority-sign directions
+enter too early (teacher 3, n = 21162, direction 4: 0.56 predicted, 0.21 simulated; teacher 2, n = 44256, direction
+3: 0.58 / 0.22). Their outliers are placed right (-0.374 / -0.361 predicted, -0.383 / -0.358 simulated), but the
+majority side holds about 2 more eigenvalues within 0.01 of its edge (0.369) than the model, where the shifts of
+(A2), read at the edge only, are least accurate.
 Cost: 3-5 times rule 'soft' (stop 27, 2 cores): at d = 20, 10 s against 3 s for three n up to 32000; at d = 40,
 44 s against 10 s for five n up to 64000 (58 s before stop 27, when the pool had 4M draws at every n).
 
