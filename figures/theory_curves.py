@@ -35,9 +35,9 @@ def theory_grid(n_min: float, n_max: float, points: int = 12) -> list[int]:
 # exact spectrum for the paper estimator, `theory.remainder`; 6: the spectral-shift count (K3) of
 # `theory.selection`; 7: M's Monte Carlo coefficients follow n_mc above 200000, `remainder.hermite_setup`; 8: the
 # pairs of (M1') in M, issue 11 stop 26; 9: the default selection 'auto', rule 'extremes+anisotropic' for the
-# Hermite model, stop 27), so that a
-# results folder's theory_cache is recomputed instead of drawing the previous theory beside new data.
-THEORY_REVISION = 9
+# Hermite model, stop 27; 10: the sample G's Kronecker-sum spread (K2) of theory.kronecker_spread, stop 28), so that
+# a results folder's theory_cache is recomputed instead of drawing the previous theory beside new data.
+THEORY_REVISION = 10
 
 
 def _cache_path(cache_dir, payload: dict) -> Path | None:

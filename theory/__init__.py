@@ -17,6 +17,7 @@ PIPELINE = (
     ("resolvent", "bulk", "Silverstein's equation: Stieltjes transform, density, edges and outer cells of the bulk"),
     ("remainder", "bulk", "the Hermite model's remainder M (M1) and the coefficients it is built from"),
     ("hermite_bulk", "bulk", "the Hermite model's bulk with M: Silverstein-Bai (M2), edges and outer cells"),
+    ("kronecker_spread", "bulk", "the sample G's spread of the paper estimator's Kronecker-sum part of M, (K1)-(K2)"),
     ("spikes", "spikes", "outliers and overlaps of the Gaussian-equivalent model, (S1)-(S2)"),
     ("hermite_signal", "spikes", "E[C] of the Hermite model, (H1)"),
     ("hermite_spikes", "spikes", "outliers and overlaps of the Hermite model with M, (M3)-(M4)"),

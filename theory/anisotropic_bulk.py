@@ -25,6 +25,9 @@ of each (M2) edge (the right edge's shifts for the eigenvalues above M_perp's me
 rounds, each at the previous round's edges), and the whole of rule 'extremes' (bulk, outliers (M3)-(M4), M's spurious
 eigenvalues, the separated samples (D1)-(D4)) runs on the shifted spectrum, the eigenvectors unchanged. Freezing the
 shifts at the edges is exact there and first order away from them; the selection only looks at the outer bulk.
+For the paper estimator, M_perp's spectrum first takes the shifts (K2) of `theory.kronecker_spread` (since stop 28):
+the sample G's own spread of the Kronecker-sum part, a d-dimensional effect that (A1), a D-dimensional equivalent,
+does not hold.
 
 The samples: ``N_BULK`` true inputs for the body of the law (all but the POOL_KEEP / POOL fraction on each side),
 ``N_BODY`` of them kept at random with their share of the mass, and the rule's pool (`extreme_samples.PoolCache`)
@@ -32,34 +35,31 @@ for the tails: its ``N_TAIL`` most extreme samples of each side whole and as man
 side. The eigenvalues are binned: the ``SINGLE`` outermost of each side alone, the others in ``GROUPS`` runs (R_k
 averaged over a bin, p summed over it). Cost at d = 40: about 10 s per teacher for the body, 2-5 s per n.
 
-Measured (issue 11, d = 40, eps = 0.5, gamma = 0.4, Hermite input, teachers 0-3, n = 4000..64000, n_mc = 400000,
-with (M1') of `theory.remainder` since stop 26; largest error of a seed-mean per-direction cos^2 against the mean
-of 16 data streams per teacher / against one stream (largest q_h error against 16 streams):
-- g = id, paper estimator: 0.056 / 0.102 (0.024); stop 25 (four-operator M) 0.058 / 0.116; 'extremes' 0.098 / 0.131;
-- g = id, chaos estimator: 0.041 / 0.115 (0.012); stop 25 0.056 / 0.143; 'extremes' 0.068 / 0.103;
-- tanh, paper estimator: 0.066 / 0.084 (0.017); stop 25 0.132 / 0.130; 'soft' 0.136 / 0.154 (0.037 / 0.070 with
-  the four-operator M, whose too wide M_perp stood in for this rule's outward shift of the edge);
-- tanh, chaos estimator: 0.035 / 0.054 (0.007); stop 25 0.028 / 0.058; 'soft' 0.030 / 0.064.
-A single stream's 4-seed mean has a sampling sd of up to 0.11 there (g = id, n = 64000), so the one-stream errors
-are mostly the stream's own. Until stop 26 this rule moved the edge on the side of M's isolated outer eigenvalues
-(the Kronecker-sum part) out by 0.01 past a weak minority-sign outlier that the simulation keeps (tanh paper,
-teacher 2, n = 64000); with (M1') that edge no longer starts 0.02 too far out, and the rule holds all four settings.
-Beyond that grid, one data stream per teacher (n = d^alpha, alpha = 2.3..3.1, n_mc = 100000), d = 40: largest
-per-direction error tanh paper 0.131 (n = 44256, direction 3: 0.35 predicted, 0.22 simulated), tanh chaos 0.084,
-id paper 0.096, id chaos 0.116; q_h within 0.024, 0.029, 0.008, 0.023. d = 60 (stop 25, four-operator M; g = id's
-M is the same but for its radial spike): paper 0.150 (n = 325289, direction 5: 0.69 predicted, 0.84 simulated),
-chaos 0.195, q_h within 0.021; no 16-stream data at d = 60 to tell model error from the stream's.
-Since stop 27 the default rule for the Hermite model (selection 'auto', `finite_size.selection_rule`). With the
-pool proportional to n (`extreme_samples.pool_size`) and (D4)'s roots on a coarse grid first, on this grid
-(stop 27, pool 64 n): 0.052 / 0.087 (tanh paper), 0.036 / 0.057 (tanh chaos), 0.051 / 0.107 (id paper), 0.051 / 0.108
-(id chaos), q_h within 0.022 against 16 streams. On the alpha-grid at d = 60 with (M1') (stop 27, one stream):
-g = id paper 0.078, chaos 0.139 (n = 143430, direction 6: 0.49 predicted, 0.63 simulated), q_h within 0.016.
-Against 16 data streams per teacher on the d = 40 alpha-grid (stop 27; stream 0 is the one above): tanh chaos
-0.055, id paper 0.042, id chaos 0.052, but tanh paper 0.095 (q_h 0.033), a systematic miss: minority-sign directions
-enter too early (teacher 3, n = 21162, direction 4: 0.56 predicted, 0.21 simulated; teacher 2, n = 44256, direction
-3: 0.58 / 0.22). Their outliers are placed right (-0.374 / -0.361 predicted, -0.383 / -0.358 simulated), but the
-majority side holds about 2 more eigenvalues within 0.01 of its edge (0.369) than the model, where the shifts of
-(A2), read at the edge only, are least accurate.
+Measured (issue 11, d = 40, eps = 0.5, gamma = 0.4, Hermite input, teachers 0-3; largest error of a seed-mean
+per-direction cos^2 against the mean of 16 data streams per teacher / against one stream, the largest q_h error
+against 16 streams in brackets). With (M1') of `theory.remainder` and, for the paper estimator, (K2) of
+`theory.kronecker_spread` (stop 28):
+
+| grid | tanh paper | tanh chaos | id paper | id chaos |
+|---|---|---|---|---|
+| n = 4k..64k (*) | 0.053 / 0.133 (0.017) | 0.036 / 0.057 (0.007) | 0.031 / 0.134 (0.007) | 0.051 / 0.108 (0.016) |
+| alpha-grid (**) | 0.020 / 0.092 (0.008) | 0.055 / 0.082 (0.015) | 0.029 / 0.099 (0.008) | 0.052 / 0.123 (0.013) |
+(*) n_mc = 400000; (**) n = d^alpha, alpha = 2.3..3.1 (n = 4839..92552), n_mc = 100000.
+
+Without (K2) (stop 27) the paper estimator's rows were 0.052 / 0.087 (0.016) and 0.051 / 0.107 (0.022) on the first
+grid, 0.095 / 0.128 (0.033) and 0.042 / 0.093 (0.023) on the second: minority-sign directions of tanh entered too
+early (teacher 3, n = 21162, direction 4: 0.56 predicted, now 0.29, 16 streams 0.21; teacher 2, n = 44256, direction
+3: 0.58, now 0.20, against 0.22), because the majority side held about 2 more eigenvalues within 0.01 of its edge
+than the model: the sample G's spread (`theory.kronecker_spread`). A single stream's 4-seed mean has a sampling sd of
+up to 0.09-0.14 on these grids, so the one-stream errors are mostly the stream's own; as the model nears the mean
+over streams, some of them grow (tanh paper 0.087 -> 0.133 on the first grid, where stream 0 is 0.08 from the
+16-stream mean). d = 60 (alpha-grid, n = 12296..325289, one stream, n_mc = 100000): tanh paper 0.031 (q_h 0.012;
+0.034 without (K2)), id paper 0.121 (n = 325289, direction 6: 0.72 predicted, 0.84 simulated; 0.078 without (K2)),
+q_h within 0.018; tanh chaos (stop 26) 0.109, id chaos (stop 27) 0.139.
+History: rule 'soft' (the default until stop 27) gives 0.136 / 0.154, 0.030 / 0.064, 0.127 / 0.144, 0.182 / 0.182 on
+the first grid; rule 'extremes' alone 0.064 / 0.081 (tanh paper), 0.098 / 0.131 and 0.068 / 0.103 (g = id); with the
+four-operator M of stops 14-25 this rule gave 0.132 / 0.130 (tanh paper), since M_perp's too wide edge moved it out
+past a weak minority-sign outlier. The pool proportional to n and (D4)'s coarse root grid are stop 27's.
 Cost: 3-5 times rule 'soft' (stop 27, 2 cores): at d = 20, 10 s against 3 s for three n up to 32000; at d = 40,
 44 s against 10 s for five n up to 64000 (58 s before stop 27, when the pool had 4M draws at every n).
 
@@ -75,6 +75,7 @@ import numpy as np
 from .extreme_samples import input_samples, quadratic_weights
 from .hermite_bulk import bulk_at
 from .hermite_law import sample_weights
+from .kronecker_spread import KroneckerSpread
 
 __all__ = ["AnisotropicBulk", "BulkSamples", "eigen_bins", "solve_omega", "solve_density", "eigenvalue_shifts",
            "N_BULK", "N_BODY", "N_TAIL", "SINGLE", "GROUPS", "ETA"]
@@ -186,9 +187,10 @@ def eigenvalue_shifts(samples: BulkSamples, mu, centre: float, n: int, x, *, t: 
 class AnisotropicBulk:
     """The samples of (A1) for one teacher, estimator and exact remainder ``rem`` (with its eigenvectors): the body of
     the weight law from ``N_BULK`` true inputs (``seed``), the tails from the pool of rule 'extremes' at each n; and
-    the shifted remainder (A2) at each n (`remainder_at`)."""
+    the shifted remainder (A2) at each n (`remainder_at`), for the paper estimator after the Kronecker-sum spread
+    (K2) of `theory.kronecker_spread` (from the same inputs; ``kronecker_spread=False`` leaves it out)."""
 
-    def __init__(self, config, lam, A, estimator: str, rem, seed: int):
+    def __init__(self, config, lam, A, estimator: str, rem, seed: int, kronecker_spread: bool = True):
         if rem.vectors is None:
             raise ValueError("the anisotropic bulk needs the exact M_perp's eigenvectors (remainder kind 'exact')")
         self.mu, self.vectors, self.seed = rem.mu, rem.vectors, seed
@@ -197,6 +199,9 @@ class AnisotropicBulk:
         x, s, _, y = input_samples(config, lam, A, N_BULK, seed)
         self.body_w, self.body_p = sample_weights(y, s, config.d, estimator), self._binned(x)
         self._tails = {}
+        # the sample G's spread of the Kronecker-sum part (theory.kronecker_spread); the chaos estimator has none
+        self.kronecker = (KroneckerSpread(rem.EG, x, y, rem.vectors, seed + 5)
+                          if kronecker_spread and estimator == "paper" and rem.EG is not None else None)
 
     def _binned(self, x) -> np.ndarray:
         onehot = np.zeros((self.index.size, self.size.size))
@@ -230,15 +235,17 @@ class AnisotropicBulk:
     def remainder_at(self, n: int, D: int, law, rem, pool, rounds: int = 2):
         """``rem`` with M_perp's eigenvalues shifted by `eigenvalue_shifts` at the (M2) edges of n samples: the right
         edge's shifts for the eigenvalues above M_perp's median, the left edge's below; ``rounds`` times, each at the
-        edges of the previous round's spectrum."""
+        edges of the previous round's spectrum. For the paper estimator the spectrum they shift is M_perp's with the
+        sample G's spread (K2) of `theory.kronecker_spread` at n (``kronecker_spread=False``: without it)."""
         smp = self.samples(pool)
         upper = self.mu > np.median(self.mu)
-        out = rem
+        base = self.mu if self.kronecker is None else self.mu + self.kronecker.shifts(n)
+        out = replace(rem, mu=base, mean=float(base.mean()), var=float(base.var()))
         for _ in range(rounds):
             bulk = bulk_at(n, D, law, out)
             x = np.array(bulk.edges())
             om0 = bulk.solve(x + 1j * ETA)[1]
-            d = eigenvalue_shifts(smp, self.mu, bulk.law.centre, n, x, t=bulk.t, om0=om0)[self.index]  # (K, 2)
-            mu = self.mu + np.where(upper, d[:, 1], d[:, 0])
+            d = eigenvalue_shifts(smp, base, bulk.law.centre, n, x, t=bulk.t, om0=om0)[self.index]  # (K, 2)
+            mu = base + np.where(upper, d[:, 1], d[:, 0])
             out = replace(rem, mu=mu, mean=float(mu.mean()), var=float(mu.var()))
         return out

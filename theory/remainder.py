@@ -81,6 +81,7 @@ class Remainder:
     b_var: np.ndarray | None = None
     spurious: np.ndarray | None = None  # eigenvalues of the exact M_perp outside the semicircle's support
     vectors: np.ndarray | None = None  # (D, D - d1) the exact M_perp's eigenvectors (columns, order of mu), feature basis
+    EG: np.ndarray | None = None  # (d, d) E[G] of M's Kronecker-sum part (paper estimator, exact kind): theory.kronecker_spread
 
     def st(self, om, deriv: bool = False):
         """m_M(omega) (or its derivative) for real or complex omega (...,)."""
@@ -193,7 +194,7 @@ def remainder(teacher_A, lam, d: int, nu1: float, rho: float, estimator: str = "
     if kind == "exact":
         mu, vec = exact_perp()
         return Remainder(kind="exact", Mii=Mii, mu=mu, b=(mvec @ vec) ** 2, mean=float(mu.mean()), var=float(mu.var()),
-                         vectors=vec)
+                         vectors=vec, EG=coef.EG if estimator == "paper" else None)
     # semicircle: Hutchinson moments of M_perp from 48 fixed probes; m_i's measure from m_i itself
     rng = np.random.default_rng(12345)
     G = rng.standard_normal((48, d, d))

@@ -145,13 +145,19 @@ def test_w_law_bulk_edges_match_pure_noise_hermite_spectra(noise_spectra, d):
 @pytest.mark.slow
 def test_predicted_qh_and_cos2_match_the_library_learner_at_d40_both_estimators():
     """Target of issue 11 (tanh, d = 40, gamma = 0.4, 4 seeds, each predicted with its own teacher):
-    |predicted - simulated| mean q_h < 0.05 at every n. Per-direction 4-seed means with rule 'extremes+anisotropic'
-    (`theory.anisotropic_bulk`) and (M1') of `theory.remainder`: measured max 0.085 (paper) and 0.058 (chaos), q_h
-    0.018 and 0.014 (stop 26; 0.081 and 0.057, q_h 0.019 and 0.015 with stop 27's pool of 64 n draws), bounded here
-    by 0.10 and 0.10. With (M1') rule 'soft' measures 0.146 (paper) and 0.063 (chaos):
-    its 0.080 (paper) until stop 25 leaned on M_perp's too wide edge (the four-operator M), which stood in for the
-    bulk's anisotropy."""
+    |predicted - simulated| mean q_h < 0.05 at every n, per-direction 4-seed means within 0.10, rule
+    'extremes+anisotropic' (`theory.anisotropic_bulk`, with (K2) of `theory.kronecker_spread` for the paper estimator).
+    The data: the library learner's own run (stream 0, `hm.run_path`) and 7 further streams per teacher
+    (`compare.simulate_hermite`, data seeds s + k STREAM_STRIDE), their mean. One stream's 4-seed mean has a sampling
+    sd of up to 0.09 here, so a bound of 0.10 on one stream fails a correct prediction about as often as not (stop 28,
+    paper: 0.137 on stream 0 at n = 16000, 0.053 against 16 streams at n_mc = 400000). Measured with these 8 streams
+    (stop 28): paper 0.066 (q_h 0.020), chaos 0.039 (0.015); stream 0 alone 0.137 and 0.057. Without (K2) the paper
+    estimator measured 0.056 here against 16 streams (its miss was on the alpha-grid, `theory.anisotropic_bulk`); with
+    (M1') rule 'soft' measures 0.146 (paper, one stream) and 0.063 (chaos)."""
+    from theory.compare import STREAM_STRIDE
+
     ns = [4000, 8000, 16000, 32000]
+    extra = [[simulate_hermite(CFG40, s, ns, data_seed=s + k * STREAM_STRIDE) for k in range(1, 8)] for s in range(4)]
     for est in ("paper", "chaos"):
         kw = {} if est == "paper" else {"estimator": "chaos"}
         try:
@@ -160,8 +166,9 @@ def test_predicted_qh_and_cos2_match_the_library_learner_at_d40_both_estimators(
             pytest.skip("the learner has no estimator= keyword yet (chaos estimator not merged)")
         pred = predict_seeds(CFG40, ns, range(4), estimator=est, n_mc=100_000, with_mse=False,
                              selection="extremes+anisotropic")
-        sim_qh = np.mean([[r.qh for r in path] for path in sims], axis=0)
-        sim_cos2 = np.mean([[r.cos2 for r in path] for path in sims], axis=0)
+        sim_cos2 = np.mean([np.mean([[r.cos2 for r in path]] + [[rec[est]["cos2"] for rec in stream] for stream in more],
+                                    axis=0) for path, more in zip(sims, extra)], axis=0)
+        sim_qh = sim_cos2.mean(axis=1)
         assert np.max(np.abs(pred.qh - sim_qh)) < 0.05, (est, np.round(pred.qh, 3), np.round(sim_qh, 3))
         assert np.max(np.abs(pred.cos2 - sim_cos2)) < 0.10, (est, np.round(pred.cos2 - sim_cos2, 2))
         assert "hermite radial W-law" in pred.meta["model"] and pred.per_seed["qh"].shape == (4, len(ns))
@@ -248,16 +255,18 @@ def test_outer_eigenvalues_of_m_take_the_minority_sign_slots_at_d40():
     streams each: 0.00-0.02). The semicircle surrogate of M with first-order coefficients predicted 0.74 and 0.57;
     the exact spec(M_perp) of (M1') with rule 'extremes+anisotropic' predicts 0.00 and 0.18 (n_mc = 100000; 0.24 at
     400000, where the mean of 16 data streams is 0.04), and every direction of both teachers at n = 32000 and 64000
-    within 0.097 (teacher 1) and 0.166 (teacher 3, that direction; bound 0.20); with the pool of 64 n draws (stop
-    27, 4.1M here, 4M before) 0.00 and 0.13, within 0.097 and 0.12. Rule 'soft' with (M1') predicts
-    0.39 there, and the four-operator M of stops 14-25 with 'soft' 0.13: a knife edge between the minority-sign
-    outlier and M's isolated eigenvalues that this test keeps in view."""
+    within 0.097 (teacher 1) and 0.166 (teacher 3, that direction); with the pool of 64 n draws (stop 27, 4.1M here,
+    4M before) 0.00 and 0.13, within 0.097 and 0.12. With the sample G's spread of the Kronecker-sum part ((K2) of
+    `theory.kronecker_spread`, stop 28), which moves M's outer eigenvalues out with n: 0.00 and 0.006, every
+    direction within 0.070 and 0.058 (bounds 0.10 and 0.12). Rule 'soft' with (M1') predicts 0.39 there, and the
+    four-operator M of stops 14-25 with 'soft' 0.13: a knife edge between the minority-sign outlier and M's isolated
+    eigenvalues that this test keeps in view."""
     ns = [32000, 64000]
     for seed, (k, i) in ((1, (1, 2)), (3, (0, 5))):
         sim = np.array([r.cos2 for r in hm.run_path(CFG40, ns, seed, engine="dense", n_test=256)])
         pred = predict(CFG40, ns, seed=seed, n_mc=100_000, with_mse=False, selection="extremes+anisotropic")
-        assert sim[k, i] < 0.1 and pred.cos2[k, i] < 0.25, (seed, sim[k, i], pred.cos2[k, i])
-        assert np.max(np.abs(pred.cos2 - sim)) < 0.20, (seed, np.round(pred.cos2 - sim, 2))
+        assert sim[k, i] < 0.1 and pred.cos2[k, i] < 0.1, (seed, sim[k, i], pred.cos2[k, i])
+        assert np.max(np.abs(pred.cos2 - sim)) < 0.12, (seed, np.round(pred.cos2 - sim, 2))
     assert "exact M" in pred.meta["model"]
 
 
