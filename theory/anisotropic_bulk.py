@@ -55,7 +55,8 @@ up to 0.09-0.14 on these grids, so the one-stream errors are mostly the stream's
 over streams, some of them grow (tanh paper 0.087 -> 0.133 on the first grid, where stream 0 is 0.08 from the
 16-stream mean). d = 60 (alpha-grid, n = 12296..325289, n_mc = 100000), one stream: tanh paper 0.031 (q_h 0.012;
 0.034 without (K2)), id paper 0.121 (0.078 without (K2)), tanh chaos (stop 26) 0.109, id chaos (stop 27) 0.139, q_h
-within 0.018; against 8 data streams per teacher (g = id, stop 28): paper 0.057, chaos 0.061, q_h within 0.008. The
+within 0.018; against 8 data streams per teacher (stop 28): tanh paper 0.025, tanh chaos 0.033, id paper 0.057, id
+chaos 0.061, q_h within 0.014. The
 one-stream 0.121 is teacher 3's minority-sign direction 6 at n = 325289: 0.88 on stream 0, recovered in 3 of 9
 streams (mean 0.30), predicted 0.35 (0.50 without (K2)).
 History: rule 'soft' (the default until stop 27) gives 0.136 / 0.154, 0.030 / 0.064, 0.127 / 0.144, 0.182 / 0.182 on
