@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 from .guards import add_cost_options, check_input_file, guard_check, json_text
@@ -48,14 +49,28 @@ def main(args) -> int:
 
     df = load_results(args.results)
     check_columns(df, REQUIRED_COLUMNS)
-    guard_check(args, df)
+    shapes = guard_check(args, df)
     out = check_results(df, delta=args.delta, ci=args.ci, rtol=args.rtol, n_boot=args.n_boot, seed=args.seed,
-                        finite_size=not args.no_finite_size)
+                        finite_size=not args.no_finite_size, progress=None if args.no_finite_size else say(shapes))
     if args.json:
         print(json_text(to_json(args.results, out)))
     else:
         print(report(args.results, out))
     return 0
+
+
+def say(shapes: dict):
+    """A progress line on stderr before each configuration's finite-size theory, with its predicted time (stdout
+    stays the report or the one JSON object)."""
+    from .cost import finite_size_seconds, format_seconds
+
+    def progress(key, i, total):
+        c = shapes[key]
+        print(f"[check] configuration {i}/{total} {key}: finite-size thresholds of {c.seeds} teacher seed"
+              f"{'s' * (c.seeds != 1)} (d1={c.d1}, D={c.D}, {c.input_model}), about "
+              f"{format_seconds(finite_size_seconds(c))}", file=sys.stderr, flush=True)
+
+    return progress
 
 
 def _clean(v):

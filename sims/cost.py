@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from .bench_plan import PASS_EXPONENT
 
 __all__ = ["Estimate", "estimate_run", "estimate_sweep", "estimate_theory", "estimate_check", "DENSE_FLOPS_PER_S",
-           "STREAM_FLOPS_PER_S", "EIGH_FLOPS_PER_S", "START_S", "THEORY_S_PER_SAMPLE", "BOOT_S_PER_ENTRY"]
+           "STREAM_FLOPS_PER_S", "EIGH_FLOPS_PER_S", "START_S", "THEORY_S_PER_SAMPLE", "BOOT_S_PER_ENTRY", "CheckShape",
+           "finite_size_seconds", "format_seconds"]
 
 # ---- calibration constants (this machine) ----------------------------------------------------------------
 # Executed flops/s of the dense accumulation: `hmodel bench` measured ~100 GFLOP/s executed for the q = 2
@@ -48,6 +49,21 @@ MF_PASSES_D = 1830
 # `hmodel theory`: 26 s at --n-mc 50000 and 71 s at 200000 for d1 = 6: ~5e-5 s per (Monte Carlo sample x
 # latent direction), the finite-size thresholds' repeated label laws dominating.
 THEORY_S_PER_SAMPLE = 5e-5
+# `hmodel check`'s finite-size thresholds (`theory.per_seed.seed_mean_thresholds`: every teacher seed's own model,
+# scanned up a grid of CHECK_SCAN_POINTS sizes, counted whole since the scan stops only once all have crossed).
+# Hermite model, q = 2, D <= theory.remainder.EXACT_MAX_D (rule 'extremes+anisotropic', exact M): per seed a set-up
+# (M's eigendecomposition, the Kronecker spread, the pool of extremes) and then each n of the scan. Measured on one
+# core, one seed, n_mc = 100000 (stop 29, tanh and id, both estimators): set-up and first n 6 s at D = 210, 40-47 s
+# at D = 820, 174 s at D = 1830, ~ 45 (D / 820)^1.6 s; a whole seed (tanh, paper) 33 s at d = 20, 115 s at d = 40
+# and 404 s at d = 60, which the scan's sizes fill with ~ 3 (D / 820)^0.7 + 0.5 (D / 820)^3 s each (a D^3 term
+# fitted to the growth from d = 40 to 60, not traced to one step): model 32 s, 126 s and 411 s. The
+# Gaussian-equivalent law and the semicircle surrogate of M (D > EXACT_MAX_D) are light: 0.4 s (GE, d = 20) to 8 s
+# (semicircle, d = 70, d1 = 8) per seed, counted as LIGHT_S_PER_SAMPLE n_mc d1 (4-8 s at n_mc = 100000).
+CHECK_SCAN_POINTS = 23  # per_decade 8 over n = D/2 .. 300 D
+HERMITE_SETUP_S, HERMITE_SETUP_EXPONENT = 45.0, 1.6
+HERMITE_N_S, HERMITE_N_EXPONENT, HERMITE_N3_S = 3.0, 0.7, 0.5
+HERMITE_REF_D = 820
+LIGHT_S_PER_SAMPLE = 1e-5
 # `hmodel check`: the bootstrap gathers n_boot x seeds x sizes x d1 values per verdict and averages them;
 # numpy runs ~1e8 such entries/s, counted as 1e-8 s each (x 5 verdicts).
 BOOT_S_PER_ENTRY = 1e-8
@@ -75,11 +91,12 @@ class Estimate:
                         max(self.bytes, other.bytes), self.seconds + other.seconds, self.rows + other.rows)
 
     def summary(self) -> str:
-        return (f"{_fmt_time(self.seconds)} ({self.samples:.3g} samples, {self.flops:.3g} flops, "
+        return (f"{format_seconds(self.seconds)} ({self.samples:.3g} samples, {self.flops:.3g} flops, "
                 f"{self.bytes / 2**30:.3g} GiB)")
 
 
-def _fmt_time(s: float) -> str:
+def format_seconds(s: float) -> str:
+    """A wall time as people read it: '45 s', '12 min', '3.5 h', '4.2 days'."""
     if s < 120:
         return f"{s:.0f} s"
     if s < 7200:
@@ -154,15 +171,45 @@ def estimate_theory(d1: int, n_mc: int) -> Estimate:
     return Estimate("theory", float(n_mc) * d1, float(n_mc) * d1 * 200, 8.0 * n_mc * (d1 + 2) * 8, seconds)
 
 
-def estimate_check(n_configs: int, seeds: int, sizes: int, d1: int, n_boot: int, finite_size: bool,
-                   n_mc: int = 100_000) -> Estimate:
-    """`hmodel check`: per configuration, five bootstrap verdicts, each gathering an (n_boot, seeds, sizes, d1)
-    array (theory/thresholds.py `bootstrap_seed_means`), and (finite_size) the finite-size thresholds, a theory
-    computation of n_mc samples per direction."""
-    entries = float(n_boot) * seeds * (1 + sizes * d1)
-    seconds = START_S + n_configs * (5 * BOOT_S_PER_ENTRY * entries + (THEORY_S_PER_SAMPLE * n_mc * d1 if finite_size else 0))
-    memory = 8.0 * entries * 4 + (8.0 * n_mc * (d1 + 2) * 8 if finite_size else 0)
-    return Estimate("check", entries * n_configs, entries * n_configs * 5, memory, seconds)
+@dataclass(frozen=True)
+class CheckShape:
+    """One configuration of a results table as `hmodel check` sees it: teacher seeds, sample sizes, latent
+    directions, feature dimension D and the law its finite-size theory uses."""
+
+    seeds: int
+    sizes: int
+    d1: int
+    D: int = 0
+    input_model: str = "gaussian_equivalent"
+    q: int = 2
+
+
+def finite_size_seconds(shape: CheckShape, n_mc: int = 100_000, points: int = CHECK_SCAN_POINTS) -> float:
+    """Predicted seconds of the finite-size thresholds of one configuration: ``shape.seeds`` teachers, each scanned
+    at ``points`` sample sizes. Hermite, q = 2, D <= EXACT_MAX_D (exact M), with r = D / 820: per seed
+    HERMITE_SETUP_S r^1.6 + points (HERMITE_N_S r^0.7 + HERMITE_N3_S r^3); otherwise LIGHT_S_PER_SAMPLE n_mc d1."""
+    from theory.remainder import EXACT_MAX_D
+
+    if shape.input_model == "hermite" and shape.q == 2 and 0 < shape.D <= EXACT_MAX_D:
+        r = shape.D / HERMITE_REF_D
+        per_n = HERMITE_N_S * r ** HERMITE_N_EXPONENT + HERMITE_N3_S * r ** 3
+        per_seed = HERMITE_SETUP_S * r ** HERMITE_SETUP_EXPONENT + points * per_n
+    else:
+        per_seed = LIGHT_S_PER_SAMPLE * n_mc * shape.d1
+    return shape.seeds * per_seed
+
+
+def estimate_check(shapes, n_boot: int, finite_size: bool, n_mc: int = 100_000) -> Estimate:
+    """`hmodel check` of the configurations ``shapes`` (CheckShape each): five bootstrap verdicts per configuration,
+    each gathering an (n_boot, seeds, sizes, d1) array (theory/thresholds.py `bootstrap_seed_means`), and
+    (finite_size) the finite-size thresholds of every teacher seed (`finite_size_seconds`)."""
+    shapes = list(shapes) or [CheckShape(1, 1, 1)]
+    entries = [float(n_boot) * c.seeds * (1 + c.sizes * c.d1) for c in shapes]
+    seconds = START_S + sum(5 * BOOT_S_PER_ENTRY * e + (finite_size_seconds(c, n_mc) if finite_size else 0)
+                            for e, c in zip(entries, shapes))
+    d1 = max(c.d1 for c in shapes)
+    memory = 8.0 * max(entries) * 4 + (8.0 * n_mc * (d1 + 2) * 8 if finite_size else 0)
+    return Estimate("check", sum(entries), 5 * sum(entries), memory, seconds)
 
 
 def _feature_dim(d: int, q: int) -> int:

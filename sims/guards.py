@@ -151,16 +151,27 @@ def guard_theory(args, cfg, n: int, n_mc: int) -> None:
     enforce_cost(estimate_theory(cfg.latent, n_mc), args, f"theory (n_mc={n_mc}, d1={cfg.latent})")
 
 
-def guard_check(args, df) -> None:
-    """`hmodel check`: the cost of the bootstrap (n_boot x seeds x sizes x d1 per configuration)."""
+def check_shapes(df) -> dict:
+    """{configuration key: CheckShape} of a results table holding `theory.thresholds.REQUIRED_COLUMNS`, grouped
+    as `theory.checks.check_results` groups it."""
+    from theory.thresholds import split_configs
+
+    from .cost import CheckShape
+
+    return {key: CheckShape(sub["seed"].nunique(), sub["n"].nunique(), int(sub["d1"].max()), int(sub["D"].max()),
+                            str(sub["input_model"].iloc[0]), int(sub["q"].max()))
+            for key, sub in split_configs(df).items()}
+
+
+def guard_check(args, df) -> dict:
+    """`hmodel check`: the cost of the bootstrap (n_boot x seeds x sizes x d1 per configuration) and of every
+    teacher seed's finite-size thresholds; returns `check_shapes` for the progress lines."""
     from hierarchical_model._validation import check_int
 
     from .cost import estimate_check
 
     n_boot = check_int("n_boot", args.n_boot, 1)
-    from theory.thresholds import CONFIG_COLUMNS
-
-    by = "config_hash" if "config_hash" in df.columns else [c for c in CONFIG_COLUMNS if c in df.columns]
-    shapes = [(g["seed"].nunique(), g["n"].nunique(), int(g["d1"].max())) for _, g in df.groupby(by)] or [(1, 1, 1)]
-    est = estimate_check(len(shapes), *(max(s[i] for s in shapes) for i in range(3)), n_boot, not args.no_finite_size)
+    shapes = check_shapes(df)
+    est = estimate_check(shapes.values(), n_boot, not args.no_finite_size)
     enforce_cost(est, args, f"check (n_boot={n_boot}, {len(shapes)} configurations)")
+    return shapes

@@ -276,13 +276,17 @@ def run_checks(df: pd.DataFrame, delta: float = 0.25, thresholds=None, ci: float
 
 
 def check_results(df: pd.DataFrame, delta: float = 0.25, ci: float = 0.9, rtol: float = 0.2, n_boot: int = 1000,
-                  seed: int = 0, finite_size: bool = True) -> dict:
+                  seed: int = 0, finite_size: bool = True, progress=None) -> dict:
     """{config key: {'config': dict, 'thresholds': DataFrame, 'verdicts': [Verdict]}} for every configuration of
     a results table (grouped by config_hash). The non-recovery check uses the finite-size thresholds where the
-    finite-size theory gave them all, else the naive ones."""
+    finite-size theory gave them all, else the naive ones. ``progress(key, i, total)`` is called before the
+    i-th (1-based) of ``total`` configurations: its finite-size theory can take minutes per teacher seed."""
     check_columns(df, REQUIRED_COLUMNS)
     out = {}
-    for key, sub in split_configs(df).items():
+    configs = split_configs(df)
+    for i, (key, sub) in enumerate(configs.items(), 1):
+        if progress is not None:
+            progress(key, i, len(configs))
         table = threshold_table(sub, n_boot=n_boot, ci=ci, seed=seed, finite_size=finite_size)
         finite = table["n_finite"].to_numpy()
         verdicts = run_checks(sub, delta=delta, thresholds=finite if np.all(np.isfinite(finite)) else None,
