@@ -20,6 +20,14 @@ Per n (c = D/n), with the label law of `theory.label_laws.label_law` truncated t
    observation that it is never recovered, even at n = 32000, is the Hermite model's: there E[C] shrinks it to
    +0.44 and adds negative directions outside span(A), see `theory.finite_size`.)
 
+Measured (issue 11, stop 29; d = 40 and 60, gamma = 0.4, n = d^alpha, alpha = 2.3..3.1, teachers 0-3, against 16 / 8
+data streams per teacher): largest per-direction error of the 4-seed mean cos^2 0.015 (tanh) and 0.041 (g = id) at d
+= 40, 0.017 (tanh) at d = 60, but 0.144 for g = id at d = 60, n = 27885 (q_h 0.515 predicted, 0.466 simulated):
+there the outliers of directions 4-7 (|lambda| 0.33-0.26) lie within 0.04 of each other and of the bulk's edge
+(teacher 0: predicted -0.703, -0.686, -0.671 and none for direction 7, edge -0.667; simulated eigenvalues -0.706,
+-0.678, -0.658, -0.656), so their eigenvectors mix with each other and with the edge's, which the single-spike
+overlaps of (S1)-(S2) leave out; the weak directions are predicted 0.05-0.13 too high.
+
 Pipeline layer: outcome (`theory.PIPELINE`).
 """
 
